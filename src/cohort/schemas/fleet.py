@@ -1,0 +1,92 @@
+"""Messages between a site (agent or job process) and the server's fleet API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "SITES_HEADER",
+    "TASK_HEADER",
+    "HeartbeatReply",
+    "HeartbeatRequest",
+    "LogSetting",
+    "SiteFailureReport",
+    "TaskHeader",
+    "UpdateReceipt",
+]
+
+
+#: HTTP response header carrying a task's :class:`TaskHeader` next to the model bytes.
+TASK_HEADER = "X-Cohort-Task"
+#: HTTP response header of the job app download naming every site of the job.
+SITES_HEADER = "X-Cohort-Job-Sites"
+
+
+class HeartbeatRequest(BaseModel):
+    """Sent by a site agent every heartbeat interval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    running_jobs: list[str] = Field(default_factory=list, max_length=10_000)
+
+
+class LogSetting(BaseModel):
+    """The logging a job's process should use (``job log-config``); None leaves a part alone.
+
+    ``version`` grows with every change, so a process applies each request once.
+    """
+
+    level: str | None = None
+    mode: str | None = None
+    version: int = 0
+
+
+class HeartbeatReply(BaseModel):
+    """What the server wants the site to do: start these jobs, stop those, remove the
+    workspaces of deleted jobs, and the log settings of its running jobs."""
+
+    start_jobs: list[str] = Field(default_factory=list)
+    abort_jobs: list[str] = Field(default_factory=list)
+    delete_jobs: list[str] = Field(default_factory=list)
+    log_config: dict[str, LogSetting] = Field(default_factory=dict)
+    heartbeat_interval: float
+
+
+class TaskHeader(BaseModel):
+    """Describes one task; travels in the safetensors metadata of the task payload."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str
+    job_id: str
+    site: str
+    name: str = Field(description="train, validate, or submit_model")
+    current_round: int = Field(ge=0)
+    total_rounds: int = Field(ge=0)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class UpdateReceipt(BaseModel):
+    """The server's answer to an uploaded update."""
+
+    task_id: str
+    accepted: bool
+    duplicate: bool = False
+    sha256: str
+
+
+class SiteFailureReport(BaseModel):
+    """Sent by a site agent when a job's client process fails."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: str = Field(max_length=4_000)
+    traceback_tail: str = Field(default="", max_length=20_000)
+    exit_code: int | None = None
+    stopped: bool = Field(
+        default=False,
+        description="The server stopped the script (job over, aborted, deleted): not a failure, "
+        "only word that the site's streamed log is complete.",
+    )

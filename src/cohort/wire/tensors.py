@@ -1,0 +1,153 @@
+"""Tensor encoding: a mapping of names to numpy arrays as safetensors bytes.
+
+safetensors is a flat, length-prefixed format with a JSON header: decoding it never runs code,
+unlike pickle. We still check the header ourselves first so that malformed input gets one clear
+error code (PAYLOAD_INVALID) instead of whatever the parser raises.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from cohort.errors import ErrorCode, InvalidRequest
+
+__all__ = ["MAX_HEADER_BYTES", "decode_tensors", "encode_tensors", "iter_file_tensors"]
+
+#: Largest JSON header we accept; a real model's header is far smaller.
+MAX_HEADER_BYTES = 16 * 1024 * 1024
+_DTYPES = {
+    "F16",
+    "BF16",
+    "F32",
+    "F64",
+    "I8",
+    "I16",
+    "I32",
+    "I64",
+    "U8",
+    "U16",
+    "U32",
+    "U64",
+    "BOOL",
+}
+
+
+def _invalid(message: str) -> InvalidRequest:
+    return InvalidRequest(message, code=ErrorCode.PAYLOAD_INVALID)
+
+
+def encode_tensors(params: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> bytes:
+    """Encode ``params`` (name -> array-like) with string ``metadata`` as safetensors bytes."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in params.items():
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest(f"tensor name {name!r} must be a non-empty string")
+        arr = _to_numpy(value)
+        # ascontiguousarray turns a 0-d array into shape (1,): keep the shape as it was.
+        arr = np.ascontiguousarray(arr).reshape(arr.shape)
+        if arr.dtype == object:
+            raise InvalidRequest(f"tensor {name!r} has dtype object, which cannot be sent")
+        arrays[name] = arr
+    result: bytes = st_save(arrays, metadata=dict(metadata) if metadata else None)
+    return result
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    # PyTorch tensors are accepted without importing torch: they expose .detach().cpu().numpy().
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return np.asarray(value.detach().cpu().numpy())
+    return np.asarray(value)
+
+
+def check_header(data: bytes | memoryview, total_size: int) -> dict[str, Any]:
+    """Parse and check a safetensors header from the first bytes of a payload.
+
+    ``data`` must hold at least the 8-byte length prefix and the header; ``total_size`` is the
+    payload's full length. Returns the parsed header. Raises PAYLOAD_INVALID on any defect.
+    """
+    if total_size < 8 or len(data) < 8:
+        raise _invalid("payload is shorter than the 8-byte safetensors header length")
+    (n,) = struct.unpack("<Q", bytes(data[:8]))
+    if n == 0 or n > MAX_HEADER_BYTES or 8 + n > total_size:
+        raise _invalid(f"payload header length {n} is out of range for {total_size} bytes")
+    if len(data) < 8 + n:
+        raise _invalid("payload header is truncated")
+    try:
+        header = json.loads(bytes(data[8 : 8 + n]))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise _invalid(f"payload header is not JSON: {exc}") from exc
+    if not isinstance(header, dict):
+        raise _invalid("payload header is not a JSON object")
+    body = total_size - 8 - n
+    for name, info in header.items():
+        if name == "__metadata__":
+            if not isinstance(info, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in info.items()
+            ):
+                raise _invalid("payload metadata must map strings to strings")
+            continue
+        _check_entry(name, info, body)
+    return header
+
+
+def _check_entry(name: str, info: Any, body: int) -> None:
+    if not isinstance(info, dict) or info.get("dtype") not in _DTYPES:
+        raise _invalid(f"tensor {name!r} has no valid dtype")
+    shape, offsets = info.get("shape"), info.get("data_offsets")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise _invalid(f"tensor {name!r} has an invalid shape")
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(isinstance(o, int) for o in offsets)
+        or not 0 <= offsets[0] <= offsets[1] <= body
+    ):
+        raise _invalid(f"tensor {name!r} has data offsets outside the payload")
+
+
+def decode_tensors(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Decode safetensors bytes into ``(arrays, metadata)``; PAYLOAD_INVALID when malformed."""
+    header = check_header(data, len(data))
+    try:
+        arrays: dict[str, np.ndarray] = st_load(data)
+    except (SafetensorError, ValueError, TypeError) as exc:
+        raise _invalid(f"payload is not valid safetensors: {exc}") from exc
+    metadata = header.get("__metadata__") or {}
+    return arrays, dict(metadata)
+
+
+def read_file_header(path: Path) -> dict[str, Any]:
+    """Check and return the header of a safetensors file without reading its tensors."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        prefix = fh.read(8)
+        if len(prefix) < 8:
+            raise _invalid(f"{path.name} is shorter than a safetensors header")
+        (n,) = struct.unpack("<Q", prefix)
+        if n > MAX_HEADER_BYTES:
+            raise _invalid(f"{path.name} header length {n} is over the limit")
+        return check_header(prefix + fh.read(n), size)
+
+
+def iter_file_tensors(path: Path) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield ``(name, array)`` from a safetensors file one tensor at a time.
+
+    Only one tensor is in memory at once, which keeps aggregation O(model) however many
+    updates it folds in.
+    """
+    read_file_header(path)
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            for name in fh.keys():  # noqa: SIM118 - safe_open is not a Mapping
+                yield name, fh.get_tensor(name)
+    except SafetensorError as exc:
+        raise _invalid(f"{path.name} is not valid safetensors: {exc}") from exc

@@ -1,0 +1,106 @@
+"""Each public package's ``__all__`` is exactly what it defines and re-exports, documented.
+
+Like httpx's ``test_all_imports_are_exported``: a name a package makes public must be in
+``__all__``, and a name in ``__all__`` must exist, so ``from cohort.x import *`` and the docs
+agree with the code.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import inspect
+import types
+from pathlib import Path
+
+import pytest
+
+PACKAGES = [
+    "cohort.client",
+    "cohort.wire",
+    "cohort.schemas",
+    "cohort.aggregators",
+    "cohort.workflows",
+    "cohort.store",
+    "cohort.provision",
+    "cohort.site",
+]
+
+
+def foreign_imports(module: types.ModuleType) -> set[str]:
+    """Names the module's own source binds by importing from outside cohort (typing helpers,
+    ``Path``, ``os``, ``from __future__ import annotations``): not part of its API."""
+    source = Path(inspect.getsourcefile(module) or "").read_text()
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if not alias.name.startswith("cohort"):
+                    names.add(alias.asname or alias.name.split(".")[0])
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and not (node.module or "").startswith("cohort")
+        ):
+            names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+def public_names(module: types.ModuleType) -> set[str]:
+    foreign = foreign_imports(module)
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)  # submodules, `import os`
+        and name not in foreign
+    }
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_is_exactly_the_public_names(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert len(exported) == len(set(exported)), f"{name}.__all__ has duplicates"
+    assert set(exported) == public_names(module)
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_star_import_gives_all(name: str) -> None:
+    namespace: dict[str, object] = {}
+    exec(f"from {name} import *", namespace)
+    assert set(namespace) - {"__builtins__"} == set(importlib.import_module(name).__all__)
+
+
+def _own_docstring(obj: object) -> str | None:
+    doc = obj.__doc__
+    if inspect.isclass(obj):
+        doc = vars(obj).get("__doc__")
+        if dataclasses.is_dataclass(obj) and doc and doc.startswith(f"{obj.__name__}("):
+            return None  # the signature dataclasses writes when there is no docstring
+    return doc.strip() if doc else None
+
+
+def documented_objects() -> list[tuple[str, str]]:
+    """(package, name) of every exported class and function: the names that can carry a
+    docstring. Constants (strings, numbers, tuples, typing aliases) cannot."""
+    found = []
+    for package in PACKAGES:
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                found.append((package, name))
+    return found
+
+
+def test_packages_have_docstrings() -> None:
+    for package in PACKAGES:
+        assert (importlib.import_module(package).__doc__ or "").strip(), package
+
+
+@pytest.mark.parametrize(("package", "name"), documented_objects())
+def test_every_exported_name_has_a_docstring(package: str, name: str) -> None:
+    obj = getattr(importlib.import_module(package), name)
+    assert _own_docstring(obj), f"{package}.{name} has no docstring"

@@ -1,0 +1,72 @@
+"""Sample-weighted mean of updates, folded in as they arrive (FedAvg's aggregation)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from cohort.errors import ErrorCode, InvalidRequest
+
+__all__ = ["WeightedMean"]
+
+
+class WeightedMean:
+    """Running weighted sum of tensors: memory is one model, whatever the number of updates.
+
+    Sums are kept in float64 so that the order updates arrive in changes the result only by
+    rounding far below float32 precision.
+    """
+
+    def __init__(self) -> None:
+        self._sums: dict[str, np.ndarray] = {}
+        self._dtypes: dict[str, np.dtype[np.generic]] = {}
+        self.total_weight = 0.0
+        self.count = 0
+
+    def add(self, tensors: Iterable[tuple[str, np.ndarray]], weight: float) -> None:
+        """Fold one update in; ``tensors`` may be a lazy iterator (one tensor in memory)."""
+        if weight < 0 or not np.isfinite(weight):
+            raise InvalidRequest(f"update weight {weight} must be finite and >= 0")
+        seen = set()
+        for name, array in tensors:
+            seen.add(name)
+            if self.count and name not in self._sums:
+                raise self._mismatch(f"tensor {name!r} is not in earlier updates")
+            if name not in self._sums:
+                self._sums[name] = np.zeros(array.shape, dtype=np.float64)
+                self._dtypes[name] = array.dtype
+            elif self._sums[name].shape != array.shape:
+                raise self._mismatch(
+                    f"tensor {name!r} has shape {array.shape}, expected {self._sums[name].shape}"
+                )
+            # In place: no temporary the size of the model beyond the one cast.
+            self._sums[name] += weight * array.astype(np.float64, copy=False)
+        if self.count and seen != set(self._sums):
+            raise self._mismatch(f"update lacks tensors {sorted(set(self._sums) - seen)}")
+        self.total_weight += weight
+        self.count += 1
+
+    @staticmethod
+    def _mismatch(message: str) -> InvalidRequest:
+        return InvalidRequest(message, code=ErrorCode.MODEL_VALIDATION_FAILED)
+
+    def result(self) -> dict[str, np.ndarray]:
+        """Return the weighted mean, each tensor in the dtype it arrived in."""
+        if self.count == 0 or self.total_weight <= 0:
+            raise InvalidRequest("no weighted updates to aggregate")
+        return {
+            name: (total / self.total_weight).astype(self._dtypes[name])
+            for name, total in self._sums.items()
+        }
+
+
+def weighted_metrics(items: Iterable[tuple[dict[str, float], float]]) -> dict[str, float]:
+    """Sample-weighted mean of each metric over the results that report it."""
+    sums: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    for metrics, weight in items:
+        for key, value in metrics.items():
+            sums[key] = sums.get(key, 0.0) + value * weight
+            weights[key] = weights.get(key, 0.0) + weight
+    return {k: sums[k] / weights[k] for k in sums if weights[k] > 0}

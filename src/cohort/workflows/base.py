@@ -1,0 +1,90 @@
+"""What a workflow may do: the context it runs in (real server or simulator) and its result."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cohort.schemas.records import UpdateRecord
+
+__all__ = ["RoundOutcome", "Workflow", "WorkflowContext", "WorkflowFailed"]
+
+
+class WorkflowFailed(Exception):
+    """Raised by a workflow to end its job FINISHED_EXCEPTION with this message."""
+
+
+@dataclass
+class RoundOutcome:
+    """What came back from one set of tasks."""
+
+    updates: list[UpdateRecord] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)  # site -> why it has no result
+    aborted: bool = False
+
+
+class WorkflowContext(abc.ABC):
+    """The services a workflow uses. The server and the simulator each implement it."""
+
+    job_id: str
+    sites: list[str]
+    min_clients: int
+
+    @abc.abstractmethod
+    def run_tasks(
+        self,
+        *,
+        round: int,
+        name: str,
+        sites: list[str],
+        model_key: str,
+        timeout: float,
+        min_results: int,
+        wait_after_min: float,
+        on_result: Callable[[UpdateRecord], None],
+        meta: dict[str, Any] | None = None,
+    ) -> RoundOutcome:
+        """Send task ``name`` with the model at ``model_key`` to ``sites``; call ``on_result``
+        for each result as it arrives; return when every site answered or failed, or
+        ``wait_after_min`` seconds after ``min_results`` answered, or at ``timeout``."""
+
+    @abc.abstractmethod
+    def read_update(self, update: UpdateRecord) -> Iterator[tuple[str, np.ndarray]]:
+        """Yield an update's tensors one at a time."""
+
+    @abc.abstractmethod
+    def load_app_model(self, relative_path: str) -> dict[str, np.ndarray]:
+        """Load a safetensors model shipped in the job's server app folder."""
+
+    @abc.abstractmethod
+    def save_global_model(
+        self, round: int, params: dict[str, np.ndarray], num_updates: int, num_samples: int
+    ) -> str:
+        """Store the round's global model and record it in the model trail; return its key."""
+
+    @abc.abstractmethod
+    def set_round_metrics(self, round: int, metrics: dict[str, float]) -> None:
+        """Attach the sites' evaluation to a round's global model."""
+
+    @abc.abstractmethod
+    def set_progress(self, current_round: int, total_rounds: int, reason: str = "") -> None:
+        """Report progress (shown by job meta, monitor and events)."""
+
+    @abc.abstractmethod
+    def log(self, message: str) -> None:
+        """Write a line to the server job log."""
+
+
+class Workflow(abc.ABC):
+    """Server-side logic of a job, built from the app's ``args``."""
+
+    def __init__(self, **args: Any) -> None:
+        self.args = args
+
+    @abc.abstractmethod
+    def run(self, ctx: WorkflowContext) -> None:
+        """Run the job to its end; raise :class:`WorkflowFailed` to fail it."""

@@ -1,0 +1,1 @@
+"""The server: admin, fleet and internal APIs, scheduler, and job launcher."""

@@ -1,0 +1,1 @@
+"""HTTP routers: thin (validate -> service -> response model), one per resource."""

@@ -1,0 +1,118 @@
+"""Fleet API (``/fleet/v1``): what site agents and their job scripts call."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import FileResponse
+
+from cohort.errors import ErrorCode, PayloadTooLarge
+from cohort.schemas.fleet import (
+    SITES_HEADER,
+    TASK_HEADER,
+    HeartbeatReply,
+    HeartbeatRequest,
+    SiteFailureReport,
+    TaskHeader,
+    UpdateReceipt,
+)
+from cohort.server.api.auth import site_identity
+from cohort.server.api.deps import Services, services
+from cohort.server.services.jobs import job_dir
+from cohort.tls import Identity
+from cohort.wire.payload import PayloadHeader, encode_payload
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/fleet/v1", tags=["fleet"])
+Site = Annotated[Identity, Depends(site_identity)]
+Svc = Annotated[Services, Depends(services)]
+_MAX_LOG_CHUNK = 1024 * 1024
+
+
+@router.post("/heartbeat", response_model=HeartbeatReply)
+async def heartbeat(req: HeartbeatRequest, site: Site, svc: Svc) -> HeartbeatReply:
+    """A site is alive; the reply says which jobs it should start or stop."""
+    return svc.fleet.heartbeat(site, req)
+
+
+@router.get("/jobs/{job_id}/app")
+async def job_app(job_id: str, site: Site, svc: Svc) -> FileResponse:
+    """The job archive, for a site taking part in the job."""
+    job = svc.fleet.job_for_site(site, job_id)
+    path = svc.state.artifacts.path(f"{job_dir(job_id)}/job.zip")
+    return FileResponse(
+        path, media_type="application/zip", headers={SITES_HEADER: ",".join(job.sites)}
+    )
+
+
+@router.get("/jobs/{job_id}/task", response_model=None)
+async def next_task(
+    job_id: str,
+    site: Site,
+    svc: Svc,
+    wait: Annotated[float, Query(ge=0, le=60)] = 20.0,
+) -> Response:
+    """Long-poll for the site's next task: 200 with the model, 204 when none came in time,
+    409 JOB_NOT_RUNNING once the job has ended."""
+    task = await svc.fleet.next_task(site, job_id, wait)
+    if task is None:
+        return Response(status_code=204)
+    meta = dict(task.meta)
+    header = TaskHeader(
+        task_id=task.task_id,
+        job_id=task.job_id,
+        site=task.site,
+        name=task.name,
+        current_round=task.round,
+        total_rounds=int(meta.pop("total_rounds", 0)),
+        meta=meta,
+    )
+    headers = {TASK_HEADER: header.model_dump_json()}
+    path = svc.fleet.task_model_path(task)
+    if path is None:
+        # A task with no model (submit_model): an empty payload with just a header.
+        body = encode_payload({}, PayloadHeader(kind="model", current_round=task.round))
+        return Response(body, media_type="application/octet-stream", headers=headers)
+    # FileResponse streams the stored model without reading it into memory.
+    return FileResponse(path, media_type="application/octet-stream", headers=headers)
+
+
+@router.post("/jobs/{job_id}/tasks/{task_id}/result", response_model=UpdateReceipt)
+async def task_result(
+    job_id: str, task_id: str, request: Request, site: Site, svc: Svc
+) -> UpdateReceipt:
+    """Upload a task's result (a safetensors payload), streamed to disk."""
+    return await svc.fleet.accept_update(site, job_id, task_id, request.stream())
+
+
+@router.post("/jobs/{job_id}/exit", status_code=204)
+async def job_exit(job_id: str, report: SiteFailureReport, site: Site, svc: Svc) -> Response:
+    """The job's script ended on the site before the job did."""
+    svc.fleet.site_exit(site, job_id, report)
+    return Response(status_code=204)
+
+
+@router.post("/jobs/{job_id}/log", status_code=204)
+async def job_log(job_id: str, request: Request, site: Site, svc: Svc) -> Response:
+    """Append a chunk of the site's job log."""
+    chunk = await request.body()
+    if len(chunk) > _MAX_LOG_CHUNK:
+        raise PayloadTooLarge(
+            f"log chunk over {_MAX_LOG_CHUNK} bytes", code=ErrorCode.PAYLOAD_TOO_LARGE
+        )
+    svc.fleet.append_log(site, job_id, chunk)
+    return Response(status_code=204)
+
+
+@router.post("/jobs/{job_id}/metrics", status_code=204)
+async def job_metrics(
+    job_id: str,
+    site: Site,
+    svc: Svc,
+    records: Annotated[list[dict[str, Any]], Body(max_length=10_000)],
+) -> Response:
+    """Metric records logged by the site's script."""
+    svc.fleet.add_metrics(site, job_id, records)
+    return Response(status_code=204)

@@ -1,0 +1,61 @@
+"""The result archive of a finished job: final global model, model trail, metrics, logs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+from cohort.schemas.records import JobRecord
+from cohort.server.state import ServerState
+
+__all__ = ["build_result_zip"]
+
+
+def build_result_zip(state: ServerState, record: JobRecord) -> Path:
+    """Write ``result.zip``: final global model, model trail, metrics, logs, meta."""
+    arts = state.artifacts
+    base = f"jobs/{record.job_id}"
+    target = arts.path(f"{base}/result.zip")
+    sources = [p for d in ("logs", "metrics") for p in arts.path(f"{base}/{d}").glob("*")]
+    newest = max((p.stat().st_mtime for p in sources), default=0.0)
+    if target.exists() and target.stat().st_mtime >= newest:
+        return target  # built after the last log line arrived: still current
+    rounds = state.store.list_rounds(record.job_id)
+    summary = {
+        "job_id": record.job_id,
+        "status": record.status,
+        "status_reason": record.status_reason,
+        "rounds": [{"round": r.round, "metrics": r.metrics} for r in rounds],
+        "final_metrics": rounds[-1].metrics if rounds else {},
+    }
+    tmp = target.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("meta.json", record.model_dump_json(indent=2))
+        zf.writestr("workspace/metrics_summary.json", json.dumps(summary, indent=2))
+        for rnd in rounds:
+            # Stored, not deflated: float tensors barely compress and can be gigabytes.
+            zf.write(
+                arts.path(rnd.model_path),
+                f"workspace/models/round-{rnd.round}.safetensors",
+                compress_type=zipfile.ZIP_STORED,
+            )
+        if rounds:
+            zf.write(
+                arts.path(rounds[-1].model_path),
+                "workspace/FL_global_model.safetensors",
+                compress_type=zipfile.ZIP_STORED,
+            )
+        logs = arts.path(f"{base}/logs")
+        if logs.is_dir():
+            for log in sorted(logs.iterdir()):
+                name = log.stem  # server.log -> workspace/log.txt; site-1.log -> site-1/log.txt
+                arc = "workspace/log.txt" if name == "server" else f"workspace/{name}/log.txt"
+                zf.write(log, arc)
+        metrics = arts.path(f"{base}/metrics")
+        if metrics.is_dir():
+            for item in sorted(metrics.iterdir()):
+                zf.write(item, f"workspace/{item.stem}/metrics.jsonl")
+    shutil.move(str(tmp), str(target))
+    return target

@@ -1,0 +1,55 @@
+"""What every service of one server process shares."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cohort.schemas.fleet import LogSetting
+from cohort.schemas.records import SiteRecord
+from cohort.server.config import ServerConfig
+from cohort.server.notify import Notifier
+from cohort.store import ArtifactStore, StateStore
+
+if TYPE_CHECKING:
+    from cohort.server.launcher import JobLauncher
+
+__all__ = ["ServerState"]
+
+
+@dataclass
+class ServerState:
+    """The store, the artifacts, the wake-ups and the settings of one server process."""
+
+    config: ServerConfig
+    store: StateStore
+    artifacts: ArtifactStore
+    notifier: Notifier = field(default_factory=Notifier)
+    launcher: JobLauncher | None = None
+    started: float = field(default_factory=time.time)
+    clock: Callable[[], float] = time.time
+    #: job id -> sites whose job script has exited, so their streamed log is complete.
+    exited: dict[str, set[str]] = field(default_factory=dict)
+    #: site -> deleted jobs whose workspace the site must remove (sent with its heartbeat).
+    #: Kept in memory: a site that is away until the server restarts keeps a stale folder.
+    pending_deletes: dict[str, set[str]] = field(default_factory=dict)
+    #: job id -> target ("server" or a site) -> the log setting asked for with log-config.
+    log_configs: dict[str, dict[str, LogSetting]] = field(default_factory=dict)
+
+    @property
+    def artifacts_root(self) -> Path:
+        """Folder of the file artifact store (job processes read models from it directly)."""
+        return self.config.workspace / "artifacts"
+
+    def is_connected(self, site: SiteRecord, now: float | None = None) -> bool:
+        """A site is connected while its heartbeats keep arriving."""
+        now = self.clock() if now is None else now
+        return site.enabled and now - site.last_seen <= self.config.site_dead_after
+
+    def connected_sites(self) -> list[SiteRecord]:
+        """Sites heard from within ``site_dead_after`` seconds, by name."""
+        now = self.clock()
+        return [s for s in self.store.list_sites() if self.is_connected(s, now)]

@@ -1,0 +1,184 @@
+"""Runs one job's script on a site: fetch the app, start it, stream its log, report its end."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from cohort.httpclient import check_response
+from cohort.jobfolder import CLIENT_CONFIG, extract_job_zip
+from cohort.logconfig import ENV_LOG_CONFIG_FILE
+from cohort.proc import kill_group
+from cohort.provision.kit import Kit
+from cohort.schemas.fleet import SITES_HEADER
+from cohort.schemas.job import ClientAppConfig, JobMeta
+
+__all__ = ["JobRunner"]
+
+_TAIL_LINES = 40
+_LOG_FLUSH_SECONDS = 0.5
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # Linux: the script gets SIGKILL if the agent dies, so a killed agent leaves no orphan
+    # training on stale state. Elsewhere this is a no-op; the agent's pid files cover it.
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+class JobRunner(threading.Thread):
+    """One job on one site, in its own thread; the agent's heartbeat goes on meanwhile."""
+
+    def __init__(self, job_id: str, kit: Kit, http: httpx.Client, workspace: Path) -> None:
+        super().__init__(name=f"job-{job_id[:8]}", daemon=True)
+        self.job_id = job_id
+        self.kit = kit
+        self.http = http
+        self.dir = workspace / "jobs" / job_id
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stopping = threading.Event()
+        self.tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
+        self.exit_code: int | None = None
+        self.stream_log = True
+
+    def run(self) -> None:
+        """Fetch, launch, supervise, report."""
+        try:
+            self._run()
+        except Exception as exc:
+            self._report(f"site could not run the job: {type(exc).__name__}: {exc}", None)
+
+    def _run(self) -> None:
+        response = check_response(self.http.get(f"/fleet/v1/jobs/{self.job_id}/app"))
+        sites = [s for s in response.headers.get(SITES_HEADER, "").split(",") if s]
+        app_root = self.dir / "app"
+        if app_root.exists():  # a restarted agent: start from a fresh copy of the job
+            shutil.rmtree(app_root)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        extract_job_zip(response.content, app_root)
+        meta = JobMeta.model_validate_json((app_root / "meta.json").read_text())
+        app = meta.client_app_for(self.kit.config.name)
+        if app is None:
+            self._report(f"job deploys no app to site {self.kit.config.name}", None)
+            return
+        config = ClientAppConfig.model_validate_json((app_root / app / CLIENT_CONFIG).read_text())
+        env = {
+            **os.environ,
+            **config.env,
+            "COHORT_JOB_ID": self.job_id,
+            "COHORT_SITE_NAME": self.kit.config.name,
+            "COHORT_KIT_DIR": str(self.kit.dir),
+            "COHORT_SERVER_URL": str(self.http.base_url).rstrip("/"),
+            "COHORT_NUM_SITES": str(len(sites)),
+            "PYTHONUNBUFFERED": "1",
+            ENV_LOG_CONFIG_FILE: str(self.dir / "log_config.json"),
+        }
+        self.stream_log = meta.log_streaming
+        if self.stopping.is_set():
+            return
+        self.proc = subprocess.Popen(
+            # script_main runs the script as __main__ and applies `job log-config` requests.
+            [sys.executable, "-m", "cohort.site.script_main", config.script, *config.args],
+            cwd=app_root / app,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: abort kills the whole tree
+            preexec_fn=_die_with_parent,
+        )
+        (self.dir / "pid").write_text(str(self.proc.pid))
+        self._pump_log(self.proc)
+        code = self.proc.wait()
+        kill_group(self.proc.pid, signal.SIGKILL)  # anything the script left behind
+        self.exit_code = code
+        (self.dir / "pid").unlink(missing_ok=True)
+        if self.stopping.is_set():
+            # Stopped by the server (the job ended or was aborted): no failure to report, but
+            # the server learns that this site's log is now whole.
+            self._report("stopped by the server", code, stopped=True)
+            return
+        # Reported after the log is shipped: the server then knows this site's log is whole.
+        if code != 0:
+            last = next((line for line in reversed(self.tail) if line.strip()), "")
+            self._report(f"script exited with code {code}: {last.strip()}", code)
+        else:
+            # A clean exit while the job still runs means the site stopped taking part; the
+            # server ignores this report when the job is already over.
+            self._report("script exited before the job finished", 0)
+
+    def _pump_log(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        log_path = self.dir / "log.txt"
+        buffer: list[bytes] = []
+        last_flush = time.monotonic()
+        with log_path.open("ab") as local:
+            for line in iter(proc.stdout.readline, b""):
+                local.write(line)
+                local.flush()
+                self.tail.append(line.decode("utf-8", "replace"))
+                buffer.append(line)
+                if time.monotonic() - last_flush >= _LOG_FLUSH_SECONDS:
+                    self._ship(b"".join(buffer))
+                    buffer.clear()
+                    last_flush = time.monotonic()
+        if buffer:
+            self._ship(b"".join(buffer))
+
+    def _ship(self, chunk: bytes) -> None:
+        # Log streaming is best effort: losing a chunk must never stop the job. A job whose
+        # meta.json says "log_streaming": false keeps its log on the site only.
+        if not self.stream_log:
+            return
+        for start in range(0, len(chunk), 512 * 1024):
+            try:
+                self.http.post(
+                    f"/fleet/v1/jobs/{self.job_id}/log", content=chunk[start : start + 512 * 1024]
+                )
+            except httpx.HTTPError:
+                return
+
+    def _report(self, error: str, code: int | None, *, stopped: bool = False) -> None:
+        body = {
+            "error": error[:4000],
+            "traceback_tail": "".join(self.tail)[-20000:],
+            "exit_code": code,
+            "stopped": stopped,
+        }
+        with contextlib.suppress(httpx.HTTPError):
+            self.http.post(f"/fleet/v1/jobs/{self.job_id}/exit", json=body)
+
+    def stop(self, grace: float = 3.0) -> None:
+        """Kill the job's whole process group: SIGTERM, then SIGKILL after ``grace``."""
+        self.stopping.set()
+        proc = self.proc
+        if proc is None or self.exit_code is not None:
+            return  # not started, or ended and its group already killed by run()
+        if proc.poll() is None:
+            kill_group(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(grace)
+        # SIGKILL what is left of the group: the script after the grace, and processes it
+        # started that outlive it (even when it ended by itself as the job ended under it).
+        kill_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    @property
+    def finished(self) -> bool:
+        """True once the thread has nothing more to do."""
+        return not self.is_alive()

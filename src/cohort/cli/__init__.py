@@ -1,0 +1,1 @@
+"""The ``cohort`` command line: one module per command group, calling the SDK only."""

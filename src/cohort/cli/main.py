@@ -1,0 +1,38 @@
+"""The ``cohort`` command."""
+
+from __future__ import annotations
+
+import click
+
+from cohort.cli.config import config
+from cohort.cli.job import job
+from cohort.cli.poc import poc
+from cohort.cli.processes import server, site
+from cohort.cli.recipe import recipe
+from cohort.cli.simulate import simulate
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cohort")
+def cli() -> None:
+    """Cohort: federated learning across sites that keep their data."""
+
+
+cli.add_command(job)
+cli.add_command(recipe)
+cli.add_command(config)
+cli.add_command(poc)
+cli.add_command(server)
+cli.add_command(site)
+cli.add_command(simulate)
+
+
+def main() -> None:
+    """Entry point of the console script (also for ``python -m cohort.cli.main``)."""
+    cli(prog_name="cohort")
+
+
+if __name__ == "__main__":
+    main()

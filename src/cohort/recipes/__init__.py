@@ -1,0 +1,7 @@
+"""Recipes: Python objects that write a job folder (``recipe.export(dir)``), the way to make
+a job that ``cohort job submit -j dir`` takes."""
+
+from cohort.recipes.base import RECIPES, Recipe, RecipeInfo
+from cohort.recipes.fedavg import FedAvgRecipe
+
+__all__ = ["RECIPES", "FedAvgRecipe", "Recipe", "RecipeInfo"]

@@ -1,0 +1,107 @@
+"""FedAvgRecipe: a FedAvg job around one training script."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cohort.errors import ErrorCode, InvalidRequest
+from cohort.jobfolder import CLIENT_CONFIG, SERVER_CONFIG
+from cohort.recipes.base import Recipe
+from cohort.schemas.job import ALL_SITES, ClientAppConfig, JobMeta, ServerAppConfig
+from cohort.workflows.fedavg import FedAvgArgs
+
+__all__ = ["FedAvgRecipe"]
+
+APP = "app"
+
+
+class FedAvgRecipe(Recipe):
+    """A FedAvg job: every site runs ``train_script`` (copied into ``app/custom/``).
+
+    Args:
+        name: the job's name.
+        train_script: path of the site script (uses ``cohort.client``).
+        num_rounds: FedAvg rounds.
+        min_clients: sites a job needs to start, and updates a round needs.
+        train_args: command-line arguments of the script.
+        extra_files: more files (or folders) copied next to the script, e.g. its helpers.
+        sites: run on these sites only (default: every site).
+        task_timeout: seconds a site has per task.
+        wait_after_min: seconds a round waits for more updates once ``min_clients`` answered.
+        env: environment variables for the script.
+        log_streaming: stream each site's script output to the server (``cohort job logs``).
+        scheduling_timeout: seconds the job may wait for ``min_clients`` sites.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        train_script: str | Path,
+        num_rounds: int = 5,
+        min_clients: int = 2,
+        train_args: Sequence[str] = (),
+        extra_files: Sequence[str | Path] = (),
+        sites: Sequence[str] | None = None,
+        task_timeout: float = 600.0,
+        wait_after_min: float = 10.0,
+        env: dict[str, str] | None = None,
+        log_streaming: bool = True,
+        scheduling_timeout: float = 300.0,
+    ) -> None:
+        self.name = name
+        self.train_script = Path(train_script)
+        self.extra_files = [Path(p) for p in extra_files]
+        self.sites = list(sites) if sites else None
+        # Validate now, with the job format's own types: a bad recipe fails where it is written.
+        self.args = FedAvgArgs(
+            num_rounds=num_rounds, task_timeout=task_timeout, wait_after_min=wait_after_min
+        )
+        self.meta = JobMeta(
+            name=name,
+            deploy_map={APP: [*self.sites, "server"] if self.sites else [ALL_SITES]},
+            min_clients=min_clients,
+            scheduling_timeout=scheduling_timeout,
+            log_streaming=log_streaming,
+        )
+        self.client = ClientAppConfig(
+            script=f"custom/{self.train_script.name}", args=list(train_args), env=dict(env or {})
+        )
+        self.server = ServerAppConfig(
+            workflow="fedavg", args=self.args.model_dump(exclude_none=True)
+        )
+
+    def export(self, job_dir: str | Path) -> Path:
+        """Write meta.json, app/config/config_fed_{server,client}.json and app/custom/."""
+        target = Path(job_dir)
+        if target.exists() and any(target.iterdir()):
+            raise InvalidRequest(
+                f"{target} exists and is not empty",
+                code=ErrorCode.OUTPUT_DIR_EXISTS,
+                hint="Export into a new or empty folder.",
+            )
+        for source in [self.train_script, *self.extra_files]:
+            if not source.exists():
+                raise InvalidRequest(f"{source} does not exist", code=ErrorCode.INVALID_ARGS)
+        custom = target / APP / "custom"
+        custom.mkdir(parents=True, exist_ok=True)
+        _write_json(target / "meta.json", self.meta.model_dump(mode="json"))
+        _write_json(target / APP / SERVER_CONFIG, self.server.model_dump(mode="json"))
+        _write_json(target / APP / CLIENT_CONFIG, self.client.model_dump(mode="json"))
+        for source in [self.train_script, *self.extra_files]:
+            if source.is_dir():
+                shutil.copytree(
+                    source, custom / source.name, ignore=shutil.ignore_patterns("__pycache__")
+                )
+            else:
+                shutil.copy2(source, custom / source.name)
+        return target
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")

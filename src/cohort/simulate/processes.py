@@ -1,0 +1,296 @@
+"""The processes back end: sites spread over ``threads`` worker processes (spawned), one site
+working per process at a time.
+
+Each worker hosts its share of the sites as threads (the threads back end's site runner) with a
+single run slot, so at most ``threads`` sites work at once, in parallel. Worker and simulator
+talk over a pipe in messages of a JSON header plus, for results, the safetensors bytes: nothing
+crosses the boundary pickled. Workers read a task's model from the workspace file the server
+side wrote, as a site downloads it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import queue
+import resource
+import signal
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from cohort.errors import CohortError, error_from_envelope
+from cohort.schemas.fleet import TaskHeader
+from cohort.schemas.job import ClientAppConfig
+from cohort.simulate.environment import script_environment
+from cohort.simulate.site import SiteInbox, SiteLink, SiteScript, TaskOffer, run_site
+from cohort.simulate.threads import STACK_BYTES
+
+__all__ = ["ProcessesBackend", "worker_main"]
+
+
+def _send(
+    conn: Connection, lock: threading.Lock, header: dict[str, Any], payload: bytes = b""
+) -> None:
+    data = json.dumps({**header, "payload": bool(payload)}).encode()
+    with lock:
+        conn.send_bytes(data)
+        if payload:
+            conn.send_bytes(payload)
+
+
+def _recv(conn: Connection) -> tuple[dict[str, Any], bytes]:
+    header: dict[str, Any] = json.loads(conn.recv_bytes())
+    payload = conn.recv_bytes() if header.get("payload") else b""
+    return header, payload
+
+
+def rss_mb() -> float:
+    """Peak resident memory of this process, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+# -- the worker process -----------------------------------------------------------------------
+class _PipeLink(SiteLink):
+    """A site's link to the simulated server, over the worker's pipe."""
+
+    def __init__(self, conn: Connection, sites: list[str]) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+        self.acks: dict[str, queue.SimpleQueue[dict[str, Any]]] = {
+            site: queue.SimpleQueue() for site in sites
+        }
+
+    def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
+        _send(self.conn, self.lock, header, payload)
+
+    def slot_wait(self, site: str, waiting: bool) -> None:
+        self.send({"type": "slot", "site": site, "waiting": waiting})
+
+    def submit_result(self, site: str, task: TaskHeader, payload: bytes) -> None:
+        self.send({"type": "result", "site": site, "task": task.model_dump(mode="json")}, payload)
+        reply = self.acks[site].get()
+        if reply.get("error"):
+            raise error_from_envelope(reply)
+
+    def log_metrics(self, site: str, records: list[dict[str, Any]]) -> None:
+        self.send({"type": "metrics", "site": site, "records": records})
+
+    def site_exited(self, site: str, code: int, error: str, tail: str) -> None:
+        self.send({"type": "exit", "site": site, "code": code, "error": error, "tail": tail})
+
+
+def _worker_reader(conn: Connection, inboxes: dict[str, SiteInbox], link: _PipeLink) -> None:
+    while True:
+        try:
+            msg, _ = _recv(conn)
+        except Exception:  # the simulator is gone, or its stream broke: end here too
+            msg = {"type": "stop"}
+            gone = {"error": {"code": "JOB_NOT_RUNNING", "message": "the simulator ended"}}
+            for acks in link.acks.values():
+                acks.put(gone)
+        kind = msg["type"]
+        if kind == "task":
+            offer = TaskOffer(TaskHeader.model_validate(msg["task"]), str(msg["model_path"]))
+            inboxes[msg["site"]].put(offer)
+        elif kind == "cancel":
+            inboxes[msg["site"]].cancel(str(msg["task_id"]))
+        elif kind == "ack":
+            link.acks[msg["site"]].put(msg)
+        elif kind == "stop":
+            for inbox in inboxes.values():
+                inbox.close()
+            return
+
+
+def worker_main(config_json: str, conn: Connection) -> None:
+    """Entry point of a worker process: run its sites until the job is over."""
+    # Ctrl-C reaches the whole process group: the simulator handles it and stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cfg = json.loads(config_json)
+    sites: list[str] = cfg["sites"]
+    script = SiteScript.load(Path(cfg["app_dir"]), ClientAppConfig.model_validate(cfg["client"]))
+    link = _PipeLink(conn, sites)
+    inboxes = {site: SiteInbox() for site in sites}
+    reader = threading.Thread(target=_worker_reader, args=(conn, inboxes, link), daemon=True)
+    reader.start()
+    variables = dict(cfg["variables"])
+    if len(sites) == 1:  # a process of its own: the site's name can be in its environment
+        variables["COHORT_SITE_NAME"] = sites[0]
+    slots = threading.Semaphore(1)
+    with script_environment(script, variables, int(cfg["seed"]), Path(cfg["job_root"]), 1):
+        previous = threading.stack_size(STACK_BYTES)
+        threads = [
+            threading.Thread(
+                target=run_site,
+                args=(site, cfg["job_id"], script, inboxes[site], slots, link,
+                      Path(cfg["logs_dir"]) / f"{site}.log"),
+                name=f"cohort-site-{site}",
+                daemon=True,
+            )
+            for site in sites
+        ]  # fmt: skip
+        threading.stack_size(previous)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    with contextlib.suppress(OSError):
+        link.send({"type": "done", "peak_rss_mb": rss_mb()})
+
+
+# -- the simulator's side ---------------------------------------------------------------------
+class _Worker:
+    def __init__(self, process: BaseProcess, conn: Connection, sites: list[str]) -> None:
+        self.process = process
+        self.conn = conn
+        self.sites = sites
+        self.lock = threading.Lock()
+        self.reader: threading.Thread | None = None
+        self.peak_rss_mb = 0.0
+
+
+class ProcessesBackend:
+    """Runs the sites in ``workers`` spawned processes."""
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        sites: list[str],
+        app_dir: Path,
+        client: ClientAppConfig,
+        job_root: Path,
+        link: SiteLink,
+        logs_dir: Path,
+        workers: int,
+        variables: dict[str, str],
+        seed: int,
+    ) -> None:
+        self.link = link
+        self.logs_dir = logs_dir
+        self.groups = [sites[i::workers] for i in range(min(workers, len(sites)))]
+        self.base = {
+            "job_id": job_id,
+            "app_dir": str(app_dir),
+            "client": client.model_dump(mode="json"),
+            "job_root": str(job_root),
+            "logs_dir": str(logs_dir),
+            "variables": variables,
+            "seed": seed,
+        }
+        self.workers: list[_Worker] = []
+        self.by_site: dict[str, _Worker] = {}
+        self.reported: set[str] = set()
+        # Messages to workers are written by one thread, never by the caller's: a Ctrl-C in
+        # the main thread must not cut a message in half and leave a worker deaf to "stop".
+        self.outbox: queue.SimpleQueue[tuple[_Worker, dict[str, Any]] | None] = queue.SimpleQueue()
+        self.sender = threading.Thread(target=self._write, daemon=True)
+
+    def start(self) -> None:
+        """Spawn the workers and a reader thread for each."""
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.sender.start()
+        mp = multiprocessing.get_context("spawn")
+        for index, group in enumerate(self.groups):
+            ours, theirs = mp.Pipe(duplex=True)
+            config = json.dumps({**self.base, "sites": group})
+            process = mp.Process(
+                target=worker_main,
+                args=(config, theirs),
+                name=f"cohort-simulate-worker-{index + 1}",
+                daemon=True,
+            )
+            process.start()
+            theirs.close()
+            worker = _Worker(process, ours, group)
+            worker.reader = threading.Thread(target=self._read, args=(worker,), daemon=True)
+            worker.reader.start()
+            self.workers.append(worker)
+            self.by_site.update(dict.fromkeys(group, worker))
+
+    def _read(self, worker: _Worker) -> None:
+        link = self.link
+        while True:
+            try:
+                msg, payload = _recv(worker.conn)
+            except (EOFError, OSError):
+                break
+            kind, site = msg["type"], msg.get("site", "")
+            if kind == "slot":
+                link.slot_wait(site, bool(msg["waiting"]))
+            elif kind == "result":
+                reply: dict[str, Any] = {"type": "ack", "site": site}
+                try:
+                    link.submit_result(site, TaskHeader.model_validate(msg["task"]), payload)
+                except CohortError as exc:
+                    reply["error"] = {"code": exc.code, "message": exc.message, "hint": exc.hint}
+                self._send(worker, reply)
+            elif kind == "metrics":
+                link.log_metrics(site, list(msg["records"]))
+            elif kind == "exit":
+                self.reported.add(site)
+                link.site_exited(site, int(msg["code"]), str(msg["error"]), str(msg["tail"]))
+            elif kind == "done":
+                worker.peak_rss_mb = float(msg["peak_rss_mb"])
+                break
+        # A worker that died took its sites with it: each fails as a crashed script would.
+        worker.process.join(5.0)
+        for site in worker.sites:
+            if site not in self.reported:
+                code = worker.process.exitcode
+                why = f"worker process ended with exit code {code} before the site's script did"
+                link.site_exited(site, 1 if code is None else code, why, "")
+
+    def _send(self, worker: _Worker, header: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            _send(worker.conn, worker.lock, header)
+
+    def _write(self) -> None:
+        while (item := self.outbox.get()) is not None:
+            self._send(*item)
+
+    def deliver(self, site: str, offer: TaskOffer) -> None:
+        """Send a task to the worker hosting the site."""
+        message = {"type": "task", "site": site, "task": offer.task.model_dump(mode="json")}
+        self.outbox.put((self.by_site[site], {**message, "model_path": offer.model_path}))
+
+    def cancel(self, site: str, task_id: str) -> None:
+        """Withdraw a task the site has not started."""
+        self.outbox.put((self.by_site[site], {"type": "cancel", "site": site, "task_id": task_id}))
+
+    def stop(self) -> None:
+        """The job is over: every worker lets its sites end."""
+        for worker in self.workers:
+            self.outbox.put((worker, {"type": "stop"}))
+
+    def join(self, timeout: float) -> list[str]:
+        """Wait for the workers to end; kill those still running after ``timeout`` seconds and
+        return their sites."""
+        deadline = time.monotonic() + timeout
+        stuck: list[str] = []
+        for worker in self.workers:
+            worker.process.join(max(deadline - time.monotonic(), 0.0))
+            if worker.process.is_alive():
+                stuck.extend(worker.sites)
+                worker.process.kill()
+                worker.process.join(5.0)
+            if worker.reader is not None:
+                worker.reader.join(10.0)
+        self.outbox.put(None)
+        if self.sender.is_alive():
+            self.sender.join(10.0)
+        for worker in self.workers:
+            worker.conn.close()
+        return sorted(stuck)
+
+    @property
+    def workers_peak_rss_mb(self) -> float:
+        """Sum of the workers' peak resident memory (an upper bound of their joint peak)."""
+        return sum(w.peak_rss_mb for w in self.workers)

@@ -1,0 +1,148 @@
+"""Failures in a simulation read as on a real server: the site, the error, the job's status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cohort.schemas.records import JobRecord
+from cohort.simulate import simulate
+from cohort.states import JobStatus
+from tests.integration.federation import make_job, toy_script
+
+BACKENDS = ["threads", "processes"]
+
+
+def _run(tmp_path: Path, before_send: str, backend: str = "threads", **job: object) -> object:
+    folder = make_job(tmp_path / "job", toy_script(before_send), **job)  # type: ignore[arg-type]
+    return simulate(
+        folder,
+        3,
+        threads=3,
+        backend=backend,
+        workspace=tmp_path / "ws",
+        progress=False,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_script_that_raises_fails_its_site_and_a_job_that_needs_it(
+    tmp_path: Path, backend: str
+) -> None:
+    result = _run(
+        tmp_path,
+        '    if site == "site-2" and rnd == 2:\n        raise ValueError("bad batch on purpose")',
+        backend,
+        min_clients=3,
+    )
+    assert result.status == JobStatus.FINISHED_EXCEPTION  # type: ignore[attr-defined]
+    reason = result.reason  # type: ignore[attr-defined]
+    assert "round 2 (train): 2 site(s) returned a result, 3 needed" in reason
+    assert "site-2: script exited with code 1: ValueError: bad batch on purpose" in reason
+    [error] = result.site_errors  # type: ignore[attr-defined]
+    assert error["site"] == "site-2" and error["kind"] == "failed"
+    assert "Traceback" in error["traceback_tail"] and "raise ValueError" in error["traceback_tail"]
+    out = result.result_dir  # type: ignore[attr-defined]
+    record = JobRecord.model_validate_json((out / "meta.json").read_text())
+    assert record.status == JobStatus.FINISHED_EXCEPTION and record.status_reason == reason
+    assert record.site_errors[0]["site"] == "site-2"
+    log = (out / "workspace" / "site-2" / "log.txt").read_text()
+    assert "site-2 round 1" in log and log.rstrip().endswith("ValueError: bad batch on purpose")
+    summary = json.loads((out / "workspace" / "metrics_summary.json").read_text())
+    assert summary["status"] == "FINISHED_EXCEPTION"
+
+
+def test_a_failed_site_gets_no_more_tasks_and_the_job_goes_on(tmp_path: Path) -> None:
+    result = _run(
+        tmp_path,
+        '    if site == "site-2" and rnd == 1:\n        raise RuntimeError("out of memory")',
+        num_rounds=3,
+        min_clients=2,
+    )
+    assert result.status == JobStatus.FINISHED_OK, result.reason  # type: ignore[attr-defined]
+    assert [r["num_updates"] for r in result.rounds] == [0, 2, 2, 2]  # type: ignore[attr-defined]
+    assert [e["site"] for e in result.site_errors] == ["site-2"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_script_that_exits_early_is_a_failure(tmp_path: Path, backend: str) -> None:
+    result = _run(
+        tmp_path,
+        '    if site == "site-3" and rnd == 2:\n        sys.exit(0)',
+        backend,
+        min_clients=3,
+    )
+    assert result.status == JobStatus.FINISHED_EXCEPTION  # type: ignore[attr-defined]
+    assert "site-3: script exited before the job finished" in result.reason  # type: ignore[attr-defined]
+
+
+def test_an_exit_code_and_the_last_line_printed_are_reported(tmp_path: Path) -> None:
+    result = _run(
+        tmp_path,
+        '    if site == "site-1" and rnd == 1:\n'
+        '        print("giving up: no GPU", flush=True)\n'
+        "        sys.exit(3)",
+        min_clients=3,
+    )
+    assert "site-1: script exited with code 3: giving up: no GPU" in result.reason  # type: ignore[attr-defined]
+
+
+def test_a_task_timeout_is_a_failure_of_that_site_in_that_round(tmp_path: Path) -> None:
+    result = _run(
+        tmp_path,
+        '    if site == "site-3" and rnd == 1:\n        time.sleep(2.0)',
+        min_clients=3,
+        task_timeout=0.5,
+    )
+    assert result.status == JobStatus.FINISHED_EXCEPTION  # type: ignore[attr-defined]
+    assert "site-3: no result before the task timeout" in result.reason  # type: ignore[attr-defined]
+
+
+def test_a_slow_site_is_left_out_after_wait_after_min(tmp_path: Path) -> None:
+    # min_clients answered, then wait_after_min of the slow site's own time: the round closes
+    # without it, and its late result is refused as on the server.
+    result = _run(
+        tmp_path,
+        '    if site == "site-3" and rnd == 1:\n        time.sleep(1.5)',
+        num_rounds=2,
+        min_clients=2,
+        wait_after_min=0.2,
+    )
+    assert result.status == JobStatus.FINISHED_OK, result.reason  # type: ignore[attr-defined]
+    assert [r["num_updates"] for r in result.rounds] == [0, 2, 2]  # type: ignore[attr-defined]
+    log = (result.result_dir / "workspace" / "site-3" / "log.txt").read_text()  # type: ignore[attr-defined]
+    assert "TASK_NOT_ACTIVE" in log and "its result is no longer wanted" in log
+
+
+def test_an_update_that_does_not_match_the_model_is_refused(tmp_path: Path) -> None:
+    result = _run(
+        tmp_path,
+        '    if site == "site-2":\n        model.params["w"] = np.zeros(5, dtype=np.float32)',
+        min_clients=3,
+    )
+    assert result.status == JobStatus.FINISHED_EXCEPTION  # type: ignore[attr-defined]
+    assert "site-2: script exited with code 1:" in result.reason  # type: ignore[attr-defined]
+    assert "MODEL_VALIDATION_FAILED" in result.reason  # type: ignore[attr-defined]
+    assert "wrong shape ['w']" in result.reason  # type: ignore[attr-defined]
+
+
+def test_a_workflow_error_finishes_the_job_with_an_exception(tmp_path: Path) -> None:
+    folder = make_job(tmp_path / "job", toy_script())
+    server = folder / "app" / "config" / "config_fed_server.json"
+    args = {"num_rounds": 1, "initial_model": "missing.safetensors"}
+    server.write_text(json.dumps({"workflow": "fedavg", "args": args}))
+    result = simulate(folder, 2, workspace=tmp_path / "ws", progress=False)
+    assert result.status == JobStatus.FINISHED_EXCEPTION
+    assert result.reason.startswith("workflow error: "), result.reason
+    assert "missing.safetensors" in result.reason
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_script_that_does_not_compile_fails_every_site(tmp_path: Path, backend: str) -> None:
+    result = _run(tmp_path, "    if site ==:\n        pass", backend)
+    assert result.status == JobStatus.FINISHED_EXCEPTION  # type: ignore[attr-defined]
+    assert "no site supplied an initial model" in result.reason  # type: ignore[attr-defined]
+    # Which site reports first depends on thread scheduling; the others say theirs failed too.
+    assert ": script exited with code 1: SyntaxError: invalid syntax" in result.reason  # type: ignore[attr-defined]

@@ -20,6 +20,10 @@ test: $(BIN)/.installed
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/round_overhead.py --sites 2 --params 1000 --rounds 6 --repeat 3
+	$(BIN)/python benchmarks/round_overhead.py --sites 3 --params 1000000 --rounds 6 --repeat 3
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/mypy

@@ -420,6 +420,22 @@ def test_killed_server_job_process_fails_the_job_and_the_scheduler_goes_on(
     assert federation.api.get_job(job_id).status == JobStatus.FINISHED_EXCEPTION
 
 
+def test_killed_server_takes_its_job_processes_with_it(
+    federation: Federation, tmp_path: Path
+) -> None:
+    # Without the parent-death signal the job process would retry its calls to the dead
+    # server for minutes, holding the job's files.
+    federation.start()
+    slow = _job(tmp_path, "orphan", toy_script("    time.sleep(60)\n"), task_timeout=300.0)
+    job_id = federation.submit(slow)
+    federation.wait_for(job_id, lambda r: r.status == JobStatus.RUNNING, timeout=60)
+    found = _poll("the server job process", lambda: _server_job_pids(job_id), 30.0)
+    assert isinstance(found, list) and len(found) == 1, found
+
+    federation.kill("server")  # the server's own group; the job process has its own session
+    _poll("the job process to die with the server", lambda: not _server_job_pids(job_id), 10.0)
+
+
 # --- 7: failing scripts -----------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from cohort.errors import CohortError, ErrorCode
 from cohort.httpclient import check_response, connection_error, kit_client
 from cohort.jobfolder import SERVER_CONFIG
 from cohort.logconfig import DEFAULT_LEVEL, DEFAULT_MODE, FORMATS, LogConfigWatcher
+from cohort.proc import die_with_parent
 from cohort.provision.kit import load_kit
 from cohort.schemas.job import JobMeta, ServerAppConfig
 from cohort.schemas.records import UpdateRecord
@@ -229,6 +230,10 @@ def _setup_logging(config_file: Path) -> None:
 def main() -> int:
     """Run the job named in the environment; the exit code tells the launcher how it went."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # A job process outliving a killed server would retry its calls for minutes; the next
+    # server settles or resumes the job itself.
+    parent = os.environ.get("COHORT_PARENT_PID")
+    die_with_parent(signal.SIGTERM, int(parent) if parent else None)
     job_id = os.environ["COHORT_JOB_ID"]
     kit = load_kit(Path(os.environ["COHORT_KIT_DIR"]))
     artifacts = FileArtifactStore(Path(os.environ["COHORT_ARTIFACTS"]))

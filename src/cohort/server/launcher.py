@@ -57,6 +57,7 @@ class JobLauncher:
             "COHORT_KIT_DIR": str(self.state.config.kit),
             "COHORT_ARTIFACTS": str(self.state.artifacts_root),
             "PYTHONUNBUFFERED": "1",
+            "COHORT_PARENT_PID": str(os.getpid()),
         }
         with log_path.open("ab") as out:
             proc = await asyncio.create_subprocess_exec(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -19,7 +18,7 @@ import httpx
 from cohort.httpclient import check_response
 from cohort.jobfolder import CLIENT_CONFIG, extract_job_zip
 from cohort.logconfig import ENV_LOG_CONFIG_FILE
-from cohort.proc import kill_group
+from cohort.proc import die_with_parent, kill_group
 from cohort.provision.kit import Kit
 from cohort.schemas.fleet import SITES_HEADER
 from cohort.schemas.job import ClientAppConfig, JobMeta
@@ -28,17 +27,6 @@ __all__ = ["JobRunner"]
 
 _TAIL_LINES = 40
 _LOG_FLUSH_SECONDS = 0.5
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    # Linux: the script gets SIGKILL if the agent dies, so a killed agent leaves no orphan
-    # training on stale state. Elsewhere this is a no-op; the agent's pid files cover it.
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 class JobRunner(threading.Thread):
@@ -100,7 +88,9 @@ class JobRunner(threading.Thread):
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: abort kills the whole tree
-            preexec_fn=_die_with_parent,
+            # The script gets SIGKILL if the agent dies: a killed agent leaves no orphan
+            # training on stale state.
+            preexec_fn=die_with_parent,
         )
         (self.dir / "pid").write_text(str(self.proc.pid))
         self._pump_log(self.proc)

@@ -286,3 +286,26 @@ def test_without_a_site_agent_the_error_says_so(monkeypatch: pytest.MonkeyPatch)
     assert info.value.code == ErrorCode.INVALID_REQUEST
     assert "COHORT_JOB_ID" in info.value.message
     assert "simulate" in info.value.hint or "submit" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("metrics", "meta", "says"),
+    [
+        ({"loss": float("nan")}, {}, "not a finite number"),
+        ({"loss": float("inf")}, {}, "not a finite number"),
+        ({"loss": "low"}, {}, "could not convert"),
+        ({}, {"net": object()}, "cannot be sent"),
+    ],
+)
+def test_unsendable_metrics_or_meta_is_a_coded_error_and_the_task_stays(
+    metrics: dict[str, Any], meta: dict[str, Any], says: str
+) -> None:
+    transport = start(make_task("train"))
+    flare.receive()
+    with pytest.raises(CohortError) as info:
+        flare.send(flare.FLModel(params={}, metrics=metrics, meta=meta))
+    assert info.value.code == ErrorCode.INVALID_REQUEST
+    assert says in info.value.message and info.value.hint
+    assert transport.sent == []
+    flare.send(flare.FLModel(params={}, metrics={"loss": 0.5}))  # the task can still be answered
+    assert len(transport.sent) == 1

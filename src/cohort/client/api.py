@@ -12,6 +12,9 @@ import threading
 import time
 from typing import Any
 
+from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
+
 from cohort.client.model import FLModel, ParamsType
 from cohort.client.transport import ClientTransport, HttpTransport, ReceivedTask
 from cohort.errors import Conflict, ErrorCode, InvalidRequest
@@ -151,18 +154,36 @@ def send(model: FLModel, clear_cache: bool = True) -> None:
     num_samples = model.meta.get("num_samples", 1)
     if not isinstance(num_samples, int) or num_samples < 0:
         raise InvalidRequest(f"meta['num_samples'] must be a non-negative int, not {num_samples!r}")
-    header = PayloadHeader(
-        kind="update",
-        params_type=model.params_type.value,
-        current_round=task.task.current_round,
-        total_rounds=task.task.total_rounds,
-        num_samples=num_samples,
-        metrics={k: float(v) for k, v in model.metrics.items()},
-        meta={k: v for k, v in model.meta.items() if k != "num_samples"},
-    )
-    client.transport.send_result(task.task, encode_payload(model.params, header))
+    try:
+        metrics = {k: float(v) for k, v in model.metrics.items()}
+        header = PayloadHeader(
+            kind="update",
+            params_type=model.params_type.value,
+            current_round=task.task.current_round,
+            total_rounds=task.task.total_rounds,
+            num_samples=num_samples,
+            metrics=metrics,
+            meta={k: v for k, v in model.meta.items() if k != "num_samples"},
+        )
+        payload = encode_payload(model.params, header)
+    except (TypeError, ValueError, PydanticSerializationError) as exc:
+        # A NaN loss or a numpy scalar in meta is the script's mistake: say which, with a
+        # code, rather than surfacing a pydantic traceback from deep inside send().
+        raise InvalidRequest(
+            f"the model's metrics or meta cannot be sent: {_first_line(exc)}",
+            hint="metrics must be finite numbers; meta values must be JSON types "
+            "(use float(x) / x.tolist() for numpy values).",
+        ) from exc
+    client.transport.send_result(task.task, payload)
     if clear_cache:
         client.current = None
+
+
+def _first_line(exc: Exception) -> str:
+    """The part of a validation error a user needs (pydantic's own text runs to many lines)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(str(e["msg"]) for e in exc.errors())
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def log(key: str, value: float, step: int | None = None) -> None:

@@ -272,11 +272,14 @@ def test_update_job_appends_site_errors(store: StateStore) -> None:
     assert job.version == 3
 
 
-def test_update_job_never_changes_status_even_when_terminal(store: StateStore) -> None:
+def test_update_job_never_changes_status_nor_its_reason_when_terminal(store: StateStore) -> None:
     make_job(store)
-    drive(store, "job-1", JobStatus.ABORTED)
-    job = store.update_job("job-1", status_reason="aborted by bob")
+    drive(store, "job-1", JobStatus.RUNNING)
+    store.set_job_status("job-1", JobStatus.ABORTED, reason="aborted by bob", now=T0 + 9)
+    # A progress report racing the abort: the round is recorded, the reason stays.
+    job = store.update_job("job-1", status_reason="round 3 of 5", current_round=3)
     assert job.status == JobStatus.ABORTED and job.status_reason == "aborted by bob"
+    assert job.current_round == 3
 
 
 def test_update_job_unknown_is_job_not_found(store: StateStore) -> None:

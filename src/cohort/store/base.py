@@ -109,7 +109,8 @@ class StateStore(abc.ABC):
         """Change the given progress fields (None leaves a field alone); bumps ``version``.
 
         ``add_site_error`` is appended to ``site_errors``. MUST NOT change the status. A call
-        with no field MUST still bump ``version`` (a touch that wakes waiters).
+        with no field MUST still bump ``version`` (a touch that wakes waiters). Once the job
+        is terminal its ``status_reason`` is final: a given one MUST be ignored.
         """
 
     @abc.abstractmethod

@@ -358,7 +358,9 @@ class SQLStore(StateStore):
         with self._tx(write=True) as conn:
             row = self._locked_job(conn, job_id)
             values: dict[str, Any] = {}
-            if status_reason is not None:
+            # A terminal status's reason says why the job ended; a late progress report
+            # (e.g. "round 3 of 5" racing an abort) must not replace it.
+            if status_reason is not None and JobStatus(row.status) not in JOB_TERMINAL:
                 values["status_reason"] = status_reason
             if current_round is not None:
                 values["current_round"] = current_round

@@ -221,7 +221,8 @@ def _readme(config: KitConfig) -> str:
         )
     else:
         body = (
-            "Point Cohort's admin commands and Python API at this folder (--kit <this folder>).\n"
+            "Point Cohort's admin commands and Python API at this folder\n"
+            "(--startup-kit <this folder>, or `cohort config` to make it the active kit).\n"
             "transfer/ is where job folders are staged and downloaded results land.\n"
         )
     return head + body

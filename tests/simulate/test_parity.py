@@ -14,7 +14,7 @@ from safetensors.numpy import load_file
 from cohort.schemas.records import JobRecord
 from cohort.simulate import simulate
 from cohort.states import JobStatus
-from tests.integration.federation import Federation, make_job
+from tests.integration.federation import make_job, run_job_on_federation
 from tests.simulate.conftest import HELLO
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
@@ -27,20 +27,6 @@ def _max_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
     return max(float(np.max(np.abs(a[k].astype(np.float64) - b[k]))) for k in a)
 
 
-def _run_real(tmp_path: Path, job: Path) -> Path:
-    """Run ``job`` on a fresh three-site federation; return its downloaded result folder."""
-    (tmp_path / "fed").mkdir()
-    federation = Federation(tmp_path / "fed", 3)
-    try:
-        federation.start()
-        job_id = federation.submit(job)
-        record = federation.wait(job_id, timeout=180)
-        assert record.status == JobStatus.FINISHED_OK, record
-        return federation.api.download_result(job_id, tmp_path / "real")
-    finally:
-        federation.stop()
-
-
 def _models(result: Path) -> list[Path]:
     return sorted((result / "workspace" / "models").glob("round-*.safetensors"))
 
@@ -51,7 +37,7 @@ def test_simulation_gives_the_global_model_of_a_real_federation(
     monkeypatch.setenv("COHORT_HOME", str(tmp_path / "home"))
     sim = simulate(HELLO, 3, workspace=tmp_path / "sim", progress=False)
     assert sim.status == JobStatus.FINISHED_OK, sim.reason
-    real = _run_real(tmp_path, HELLO)
+    real = run_job_on_federation(tmp_path, HELLO, 3)
 
     # The same sites, and every global model of the trail (the final one included) the same.
     real_meta = JobRecord.model_validate_json((real / "meta.json").read_text())
@@ -126,7 +112,7 @@ def test_results_arriving_in_another_order_give_the_same_bits(
     job = make_job(tmp_path / "reversed", REVERSED_SCRIPT, num_rounds=3, min_clients=3)
     sim = simulate(job, 3, workspace=tmp_path / "sim", progress=False)
     assert sim.status == JobStatus.FINISHED_OK, sim.reason
-    real = _run_real(tmp_path, job)
+    real = run_job_on_federation(tmp_path, job, 3)
 
     # On the real federation the results were sent in reverse site order, every round.
     sent = {site: _send_times(real, site) for site in ("site-1", "site-2", "site-3")}

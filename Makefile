@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-torch lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ test: $(BIN)/.installed
 	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+# The examples' tests with PyTorch too (hello-pt): `make test` installs only .[dev], where
+# they are skipped, so that the gate does not pull a deep-learning framework.
+test-torch: $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e '.[dev,torch]'
+	$(BIN)/pytest -p no:xdist tests/examples -q
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/round_overhead.py --sites 2 --params 1000 --rounds 6 --repeat 3

@@ -92,6 +92,15 @@ def test_round_trip_gives_the_same_files(job: Path, tmp_path: Path) -> None:
     assert sorted(folder.names) == sorted(files_of(job))
 
 
+def test_an_example_folder_stands_for_its_job(job: Path, tmp_path: Path) -> None:
+    # `cohort simulate -j examples/hello-numpy`: the example keeps its job in job/.
+    example = tmp_path / "example"
+    example.mkdir()
+    shutil.copytree(job, example / "job")
+    (example / "README.md").write_text("not part of the job")
+    assert zip_job_folder(example) == zip_job_folder(example / "job")
+
+
 def test_zip_skips_pycache(job: Path) -> None:
     cache = job / "app" / "custom" / "__pycache__"
     cache.mkdir()

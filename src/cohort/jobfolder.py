@@ -55,8 +55,11 @@ def zip_job_folder(folder: Path, max_bytes: int = DEFAULT_MAX_JOB_BYTES) -> byte
     """Pack ``folder`` into a zip with entries relative to it.
 
     Symbolic links are refused rather than followed: a link could pull files from outside the
-    job into the upload.
+    job into the upload. An example folder that keeps its job in ``job/`` (``examples/hello-pt``
+    holding ``job/meta.json``) is taken as that job, so ``-j examples/hello-pt`` works.
     """
+    if not (folder / "meta.json").is_file() and (folder / "job" / "meta.json").is_file():
+        folder = folder / "job"
     if not (folder / "meta.json").is_file():
         raise _defect(
             ErrorCode.JOB_META_MISSING,

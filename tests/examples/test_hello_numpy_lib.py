@@ -133,3 +133,12 @@ def test_simulated_fedavg_reaches_target_accuracy() -> None:
 
 def test_central_baseline_reaches_target_accuracy() -> None:
     assert lib.central_baseline() >= 0.95
+
+
+def test_more_sites_than_shares_repeat_the_shares() -> None:
+    assert lib.share_of(2, 3) == (2, 3)
+    assert lib.share_of(99, 1000) == (99, 100)
+    assert lib.share_of(100, 1000) == (0, 100)  # site-101 trains on site-1's share
+    share, n_shares = lib.share_of(999, 1000)
+    y = lib.load_split(share, n_shares)[1]
+    assert set(np.unique(y)) == {0, 1}  # every one of the 100 shares has both classes

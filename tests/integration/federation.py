@@ -19,6 +19,7 @@ from cohort.provision.kit import load_kit
 from cohort.provision.poc import PocLayout, prepare_poc
 from cohort.provision.processes import wait_until_connected
 from cohort.schemas.records import JobRecord
+from cohort.states import JobStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO_NUMPY = ROOT / "examples" / "hello-numpy" / "job"
@@ -184,6 +185,18 @@ class Federation:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def run_job_on_federation(tmp: Path, job: Path, n_sites: int, timeout: float = 300.0) -> Path:
+    """Run ``job`` on a fresh federation of ``n_sites``; require FINISHED_OK; return its
+    downloaded result folder (``tmp/real``). Everything started is stopped."""
+    (tmp / "fed").mkdir()
+    with Federation(tmp / "fed", n_sites) as federation:
+        federation.start()
+        job_id = federation.submit(job)
+        record = federation.wait(job_id, timeout=timeout)
+        assert record.status == JobStatus.FINISHED_OK, record
+        return federation.api.download_result(job_id, tmp / "real")
 
 
 def make_job(

@@ -27,12 +27,19 @@ def test_json_envelope_of_a_finished_job(tmp_path: Path) -> None:
     assert data["peak_rss_mb"] > 0 and data["wall_seconds"] > 0
 
 
-def test_human_output_is_a_table_of_rounds(tmp_path: Path) -> None:
-    run = CliRunner().invoke(simulate, ["-j", str(HELLO), "-n", "3", "-w", str(tmp_path / "w")])
+def test_human_output_is_a_table_of_rounds_with_a_progress_bar(tmp_path: Path) -> None:
+    # -j names the example folder (which holds job/), as `cohort simulate -j examples/...`.
+    example = str(HELLO.parent)
+    run = CliRunner().invoke(
+        simulate, ["-j", example, "-n", "3", "-w", str(tmp_path / "w"), "--progress"]
+    )
     assert run.exit_code == 0, run.output
     assert "FINISHED_OK" in run.stdout and "accuracy" in run.stdout
     assert "result: " in run.stdout
     assert "3 sites" in run.stderr and "peak RSS" in run.stderr
+    # The bar's last state: the final step, rounds done, results in, the latest accuracy.
+    assert "validating the final model" in run.stderr, run.stderr
+    assert "5/5" in run.stderr and "3/3 results" in run.stderr and "accuracy 0.9" in run.stderr
 
 
 def test_a_failed_job_exits_1_with_the_reason(tmp_path: Path) -> None:

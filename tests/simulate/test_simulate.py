@@ -19,7 +19,7 @@ from cohort.schemas.records import JobRecord
 from cohort.simulate import simulate
 from cohort.states import JobStatus
 from tests.integration.federation import make_job
-from tests.simulate.conftest import HELLO
+from tests.simulate.conftest import HELLO, hello_copy
 
 
 def _hello_lib() -> ModuleType:
@@ -77,6 +77,24 @@ def test_same_seed_same_global_models_to_the_bit(tmp_path: Path) -> None:
     first = simulate(HELLO, 3, workspace=tmp_path / "a", progress=False)
     second = simulate(HELLO, 3, threads=1, workspace=tmp_path / "b", progress=False)
     assert [r["model_sha256"] for r in first.rounds] == [r["model_sha256"] for r in second.rounds]
+
+
+def test_a_recipe_simulates_as_its_job_folder(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("hello_numpy_job", HELLO.parent / "job.py")
+    assert spec is not None and spec.loader is not None
+    recipe_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe_module)
+    recipe = recipe_module.make_recipe(num_rounds=2)
+    from_recipe = simulate(recipe, 3, workspace=tmp_path / "r", progress=False)
+    assert from_recipe.status == JobStatus.FINISHED_OK, from_recipe.reason
+    folder = simulate(
+        hello_copy(tmp_path, num_rounds=2), 3, workspace=tmp_path / "f", progress=False
+    )
+    assert [r["model_sha256"] for r in from_recipe.rounds] == [
+        r["model_sha256"] for r in folder.rounds
+    ]
+    meta = JobRecord.model_validate_json((from_recipe.result_dir / "meta.json").read_text())
+    assert meta.name == "hello-numpy"
 
 
 def test_processes_back_end_gives_the_threads_back_end_model(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from cohort.wire.payload import PayloadHeader, encode_payload
 from cohort.wire.tensors import iter_file_tensors
 from cohort.workflows import WORKFLOWS
 from cohort.workflows.base import RoundOutcome, WorkflowContext, WorkflowFailed
+from cohort.workflows.inorder import InOrder
 
 __all__ = ["HttpWorkflowContext", "main"]
 
@@ -99,7 +100,8 @@ class HttpWorkflowContext(WorkflowContext):
         on_result: Callable[[UpdateRecord], None],
         meta: dict[str, Any] | None = None,
     ) -> RoundOutcome:
-        """Create the tasks, then long-poll their state and fold results as they arrive."""
+        """Create the tasks, then long-poll their state; results go to ``on_result`` in task
+        order (:class:`InOrder`), so the aggregate does not depend on arrival order."""
         task_meta = {**(meta or {}), "total_rounds": self.total_rounds}
         batch = self.call(
             "POST",
@@ -116,7 +118,7 @@ class HttpWorkflowContext(WorkflowContext):
         )
         outcome = RoundOutcome(failures=dict(batch["skipped"]))
         task_ids = [t["task_id"] for t in batch["tasks"]]
-        seen: set[str] = set()
+        order = InOrder(task_ids, on_result, outcome)
         version = -1
         min_reached_at: float | None = None
         deadline = (
@@ -129,12 +131,10 @@ class HttpWorkflowContext(WorkflowContext):
                 json={"task_ids": task_ids, "since": version, "wait": 10.0},
             )
             version = state["version"]
-            for raw in state["updates"]:
-                update = UpdateRecord.model_validate(raw)
-                if update.task_id not in seen:
-                    seen.add(update.task_id)
-                    on_result(update)
-                    outcome.updates.append(update)
+            order.add(
+                [UpdateRecord.model_validate(raw) for raw in state["updates"]],
+                [t["task_id"] for t in state["tasks"] if t["status"] not in ("PENDING", "FETCHED")],
+            )
             outcome.failures.update(state["failures"])
             if state["job_status"] in JOB_TERMINAL:
                 outcome.aborted = True
@@ -145,7 +145,7 @@ class HttpWorkflowContext(WorkflowContext):
             if not open_ids:
                 break
             now = time.monotonic()
-            if len(outcome.updates) >= min_results and min_reached_at is None:
+            if order.received >= min_results and min_reached_at is None:
                 min_reached_at = now
             if (min_reached_at is not None and now - min_reached_at >= wait_after_min) or (
                 now > deadline
@@ -155,6 +155,7 @@ class HttpWorkflowContext(WorkflowContext):
                     if task["task_id"] in open_ids:
                         outcome.failures.setdefault(task["site"], "round closed before it answered")
                 break
+        order.flush()
         return outcome
 
     def read_update(self, update: UpdateRecord) -> Iterator[tuple[str, np.ndarray]]:

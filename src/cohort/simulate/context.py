@@ -2,9 +2,9 @@
 
 Models go to ``models/round-N.safetensors`` and updates to ``updates/`` under the workspace, as
 under a job's folder in the server's artifact store. Results reach ``on_result`` in the order
-of the sites the tasks went to (sorted), whatever order they arrive in, so a simulation is
-reproducible to the bit; the real server folds them as they come, which changes the float64
-running sum only far below float32 precision.
+of the sites the tasks went to (sorted), whatever order they arrive in, as the server job
+process does (``cohort.workflows.inorder``): a simulation is reproducible to the bit and gives
+a real federation's global model.
 """
 
 from __future__ import annotations

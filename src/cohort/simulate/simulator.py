@@ -1,4 +1,5 @@
-"""``simulate()``: run a job folder with N virtual sites in this machine, without a network.
+"""``simulate()``: run a job folder (or a recipe) with N virtual sites in this machine, without
+a network.
 
 The job goes through the server's validator, the server's workflow (``WORKFLOWS``) runs against
 :class:`SimWorkflowContext`, and every site runs the job's client script unchanged, its
@@ -8,8 +9,10 @@ downloaded result.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -17,11 +20,12 @@ import uuid
 from pathlib import Path
 from typing import Literal
 
+from cohort.recipes.base import Recipe
 from cohort.schemas.records import JobRecord
 from cohort.simulate.board import Board
 from cohort.simulate.context import SimWorkflowContext
 from cohort.simulate.environment import script_environment
-from cohort.simulate.plan import SimulationPlan, plan_simulation
+from cohort.simulate.plan import SimulationPlan, default_workspace, plan_simulation
 from cohort.simulate.processes import ProcessesBackend, rss_mb
 from cohort.simulate.progress import NoProgress, RoundProgress
 from cohort.simulate.result import SimulationResult, write_result_folder
@@ -39,7 +43,7 @@ _one_at_a_time = threading.Lock()
 
 
 def simulate(
-    job: Path,
+    job: Path | Recipe,
     n_sites: int,
     *,
     threads: int | None = None,
@@ -52,7 +56,10 @@ def simulate(
     """Run the job folder ``job`` with ``n_sites`` virtual sites ``site-1..site-N``.
 
     Args:
-        job: the job folder (the one holding meta.json), as for ``cohort job submit``.
+        job: the job folder (the one holding meta.json), as for ``cohort job submit``, or
+            an example folder holding it in ``job/``, or a :class:`~cohort.recipes.Recipe`
+            (exported to a temporary folder first; the default workspace is named after
+            the job).
         n_sites: how many sites to simulate.
         threads: how many sites work at once (default: min(n_sites, CPU count)).
         backend: "threads" (sites are threads of this process) or "processes" (sites are
@@ -68,6 +75,20 @@ def simulate(
         the reason), not an exception. Invalid arguments or job folders raise
         :class:`cohort.errors.InvalidRequest` with the error code the server would use.
     """
+    if isinstance(job, Recipe):
+        with tempfile.TemporaryDirectory(prefix="cohort-recipe-") as tmp:
+            folder = job.export(Path(tmp) / "job")
+            name = str(json.loads((folder / "meta.json").read_text()).get("name") or "job")
+            return simulate(
+                folder,
+                n_sites,
+                threads=threads,
+                backend=backend,
+                seed=seed,
+                workspace=workspace or default_workspace(name),
+                site_names=site_names,
+                progress=progress,
+            )
     started, clock = time.time(), time.monotonic()
     plan = plan_simulation(
         Path(job),

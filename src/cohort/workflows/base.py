@@ -49,8 +49,10 @@ class WorkflowContext(abc.ABC):
         meta: dict[str, Any] | None = None,
     ) -> RoundOutcome:
         """Send task ``name`` with the model at ``model_key`` to ``sites``; call ``on_result``
-        for each result as it arrives; return when every site answered or failed, or
-        ``wait_after_min`` seconds after ``min_results`` answered, or at ``timeout``."""
+        for each result in the order of ``sites`` (a result is handed over once the sites
+        before it answered or failed), so aggregates do not depend on arrival order; return
+        when every site answered or failed, or ``wait_after_min`` seconds after
+        ``min_results`` answered, or at ``timeout``."""
 
     @abc.abstractmethod
     def read_update(self, update: UpdateRecord) -> Iterator[tuple[str, np.ndarray]]:

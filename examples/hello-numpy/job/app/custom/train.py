@@ -14,7 +14,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # hello_numpy_lib lives next to us
 
-from hello_numpy_lib import EPOCHS, LR, evaluate, init_params, load_split, load_test, train
+from hello_numpy_lib import (
+    EPOCHS,
+    LR,
+    evaluate,
+    init_params,
+    load_split,
+    load_test,
+    share_of,
+    train,
+)
 
 import cohort.client as flare
 
@@ -44,9 +53,10 @@ def main() -> None:
     flare.init()
     site = flare.get_site_name()
     n_sites = int(os.environ.get("COHORT_NUM_SITES", "3"))
-    X, y = load_split(site_index(site), n_sites, args.seed)
+    share, n_shares = share_of(site_index(site), n_sites)  # beyond 100 sites, shares repeat
+    X, y = load_split(share, n_shares, args.seed)
     X_test, y_test = load_test(args.seed)
-    say(f"{site}: {len(y)} training samples ({int(y.sum())} benign), share of {n_sites} sites")
+    say(f"{site}: {len(y)} training samples ({int(y.sum())} benign), share {share + 1}/{n_shares}")
 
     while flare.is_running():
         model = flare.receive()

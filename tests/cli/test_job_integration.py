@@ -24,7 +24,7 @@ import pytest
 from cohort.admin.api import AdminAPI
 from cohort.provision.kit import load_kit
 from cohort.states import JOB_TERMINAL, JobStatus
-from tests.cli.helpers import envelope, events, run
+from tests.cli.helpers import envelope, events, run, running_federation
 from tests.integration.federation import Federation, make_job, toy_script
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
@@ -41,15 +41,8 @@ LOGGING = """
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     """A running federation with two sites, for the whole module."""
-    tmp = tmp_path_factory.mktemp("federation")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COHORT_HOME", str(tmp / "home"))
-        federation = Federation(tmp, 2)
-        try:
-            federation.start()
-            yield federation
-        finally:
-            federation.stop()
+    with running_federation(tmp_path_factory, 2) as federation:
+        yield federation
 
 
 @pytest.fixture(autouse=True)

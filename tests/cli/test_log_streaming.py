@@ -17,7 +17,7 @@ import pytest
 from cohort.httpclient import kit_client
 from cohort.provision.kit import load_kit
 from cohort.recipes import FedAvgRecipe, JobLogReceiver, JobLogStreamer
-from tests.cli.helpers import envelope, run
+from tests.cli.helpers import envelope, run, running_federation
 from tests.integration.federation import ROOT, Federation, toy_script
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
@@ -26,15 +26,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     """Server (no global streamer/receiver) and two sites, for the whole module."""
-    tmp = tmp_path_factory.mktemp("federation")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COHORT_HOME", str(tmp / "home"))
-        federation = Federation(tmp, 2, job_log_streaming=False)
-        try:
-            federation.start()
-            yield federation
-        finally:
-            federation.stop()
+    with running_federation(tmp_path_factory, 2, job_log_streaming=False) as federation:
+        yield federation
 
 
 @pytest.fixture(autouse=True)
@@ -44,12 +37,17 @@ def admin_kit(fed: Federation, monkeypatch: pytest.MonkeyPatch) -> Path:
     return fed.layout.admin_kit
 
 
-def recipe(tmp: Path, name: str) -> FedAvgRecipe:
+def recipe(tmp: Path, name: str, log_streaming: bool | None = None) -> FedAvgRecipe:
     """A two-round toy FedAvg recipe on both sites."""
     script = tmp / f"{name}-train.py"
     script.write_text(toy_script())
     return FedAvgRecipe(
-        name=name, train_script=script, num_rounds=2, min_clients=2, task_timeout=60
+        name=name,
+        train_script=script,
+        num_rounds=2,
+        min_clients=2,
+        task_timeout=60,
+        log_streaming=log_streaming,
     )
 
 
@@ -89,6 +87,13 @@ def test_without_components_or_a_server_default_sites_keep_their_logs(
     assert "site-1 round 2" in (fed.tmp / "site-1-ws" / "jobs" / job_id / "log.txt").read_text()
     one = run("job", "logs", job_id, "--site", "site-2")
     assert one.exit_code == 4 and "LOG_NOT_FOUND" in one.stderr and "JobLogStreamer" in one.stderr
+
+
+def test_meta_log_streaming_true_streams_on_any_server(fed: Federation, tmp_path: Path) -> None:
+    job_id = run_job(recipe(tmp_path, "opted", log_streaming=True), tmp_path)
+    data = all_logs(job_id)
+    assert data["unavailable"] == {} and "site-2 round 2" in data["logs"]["site-2"]
+    assert data["sites"]["site-2"]["file"] == "log.txt"
 
 
 def test_a_streamer_without_a_receiver_streams_nothing(fed: Federation, tmp_path: Path) -> None:

@@ -130,4 +130,4 @@ def test_recipe_job_components_land_in_the_app_configs(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         recipe.job.to_server(JobLogStreamer())  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        JobLogStreamer(log_file_name="log.xml")  # type: ignore[arg-type]
+        JobLogStreamer(log_file_name="log.xml")

@@ -52,7 +52,9 @@ class JobMeta(BaseModel):
     log_streaming: bool | None = Field(
         default=None,
         description="false keeps every site's job log on the site, whatever the job's "
-        "components and the server's default say; null (the default) lets them decide.",
+        "components and the server's default say; true streams log.txt (unless a "
+        "JobLogStreamer chooses log.json) on any server; null (the default) lets the "
+        "components and the server's default decide.",
     )
 
     @field_validator("deploy_map")

@@ -9,7 +9,8 @@ A site's job log is streamed only when the job has both halves of log streaming:
 
 A server started with ``job_log_streaming`` (the POC does this) supplies both by default, as
 a global streamer and receiver: every job's sites stream ``log.txt`` unless the job chooses
-otherwise. ``"log_streaming": false`` in ``meta.json`` turns streaming off whatever else says.
+otherwise. ``"log_streaming": false`` in ``meta.json`` turns streaming off whatever else says;
+``true`` asks for that default for this job on any server.
 
 Layout in the artifact store, as the job workspace the seed describes::
 
@@ -93,7 +94,8 @@ def stream_plan(state: ServerState, record: JobRecord, site: str) -> StreamPlan:
     client = _read(folder / app / CLIENT_CONFIG, ClientAppConfig)
     server_app = meta.server_app()
     server = _read(folder / server_app / SERVER_CONFIG, ServerAppConfig) if server_app else None
-    default = state.config.job_log_streaming
+    # "log_streaming": true in meta.json opts the job into the global streamer and receiver.
+    default = state.config.job_log_streaming or meta.log_streaming is True
     streamer = client.log_streamer() if client else None
     receiver = bool(server and server.log_receiver())
     if streamer is None and not default:

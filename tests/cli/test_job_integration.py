@@ -555,3 +555,22 @@ def test_stopped_server_is_exit_2_in_every_mode(tmp_path: Path, monkeypatch: Any
         assert event["error_code"] == "NO_CONNECTION" and event["exit_code"] == 2
         human = cohort("job", "meta", job_id)
         assert human.returncode == 2 and "NO_CONNECTION" in human.stderr
+
+
+def test_a_kit_the_server_does_not_trust_is_exit_2(fed: Federation, tmp_path: Path) -> None:
+    from cohort.provision.poc import prepare_poc
+
+    # An admin kit of another project's CA, dialling this server: the TLS handshake fails.
+    other = prepare_poc(tmp_path / "other", 1, port=fed.layout.port).admin_kit
+    job_id = submit(toy(tmp_path, "trusted"))
+    listed = run("job", "list", "--startup-kit", str(other), "--format", "json")
+    assert listed.exit_code == 2, listed.output
+    code = envelope(listed)["error_code"]
+    assert code in {"NO_CONNECTION", "UNAUTHORIZED"}
+    stream = run("job", "monitor", job_id, "--startup-kit", str(other), "--format", "jsonl")
+    (event,) = events(stream)
+    assert stream.exit_code == 2 and event["terminal"] is True
+    assert event["status"] == "error" and event["error_code"] == code
+    human = cohort("job", "wait", job_id, "--startup-kit", str(other))
+    assert human.returncode == 2 and code in human.stderr
+    assert run("job", "wait", job_id, "--format", "json").exit_code == 0  # the right kit

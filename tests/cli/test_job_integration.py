@@ -24,7 +24,7 @@ import pytest
 from cohort.admin.api import AdminAPI
 from cohort.provision.kit import load_kit
 from cohort.states import JOB_TERMINAL, JobStatus
-from tests.cli.helpers import envelope, events, run
+from tests.cli.helpers import envelope, events, run, running_federation
 from tests.integration.federation import Federation, make_job, toy_script
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
@@ -41,15 +41,8 @@ LOGGING = """
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     """A running federation with two sites, for the whole module."""
-    tmp = tmp_path_factory.mktemp("federation")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COHORT_HOME", str(tmp / "home"))
-        federation = Federation(tmp, 2)
-        try:
-            federation.start()
-            yield federation
-        finally:
-            federation.stop()
+    with running_federation(tmp_path_factory, 2) as federation:
+        yield federation
 
 
 @pytest.fixture(autouse=True)
@@ -137,6 +130,10 @@ def test_a_job_from_submit_to_download_human_and_json(fed: Federation, tmp_path:
     assert logs["filters"]["default_tail_applied"] is True and logs["filters"]["tail"] == 500
     assert logs["sites"]["site-2"]["lines"] == 2 and logs["unavailable"] == {}
     assert logs["logs_truncated"] is False
+    # A POC streams by default: each site's log.txt in the server's job workspace.
+    streamed = fed.server_ws() / "artifacts" / "jobs" / job_id / "workspace" / "site-1" / "log.txt"
+    assert streamed.read_text() == logs["logs"]["site-1"]
+    assert logs["sites"]["site-1"]["file"] == "log.txt"
     server_only = run("job", "logs", job_id)  # --site server is the default
     assert server_only.exit_code == 0 and "job finished" in server_only.stdout
     assert "==>" not in server_only.stdout
@@ -246,6 +243,46 @@ def test_timeout_exits_3_then_abort_needs_force(fed: Federation, tmp_path: Path)
     assert run("job", "wait", job_id).exit_code == 1  # ABORTED is a failure status
     twice = run("job", "abort", job_id, "--force")
     assert twice.exit_code == 0 and "already ended" in twice.stdout
+
+
+def on_a_terminal(answer: str, *args: str) -> tuple[int, str, str]:
+    """``cohort ARGS`` as a real process whose stdin is a terminal (a pty) that types
+    ``answer``; its exit status, stdout and stderr."""
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cohort.cli.main", *args],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
+        os.write(master, answer.encode())  # the terminal buffers the line until it is read
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return proc.returncode, out, err
+
+
+def test_abort_and_delete_ask_for_confirmation_on_a_terminal(
+    fed: Federation, tmp_path: Path
+) -> None:
+    job_id = submit(toy(tmp_path, "asked", SLOW))
+    wait_running(fed, job_id)
+    code, out, err = on_a_terminal("n\n", "job", "abort", job_id, "--format", "json")
+    assert code == 4 and f"Abort job {job_id}? [y/N]" in err
+    assert json.loads(out)["error_code"] == "CONFIRMATION_REQUIRED"
+    assert fed.api.get_job(job_id).status == JobStatus.RUNNING
+    code, out, err = on_a_terminal("y\n", "job", "abort", job_id, "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["data"]["aborted"] is True  # stdout: the envelope only
+    code, out, err = on_a_terminal("\n", "job", "delete", job_id)  # the default is no
+    assert code == 4 and "not confirmed" in err
+    code, out, err = on_a_terminal("yes\n", "job", "delete", job_id)
+    assert code == 0 and out.strip() == f"job {job_id}: deleted", err
+    assert fed.api.list_jobs(id_prefix=job_id) == []
 
 
 # --- studies --------------------------------------------------------------------------------
@@ -518,3 +555,22 @@ def test_stopped_server_is_exit_2_in_every_mode(tmp_path: Path, monkeypatch: Any
         assert event["error_code"] == "NO_CONNECTION" and event["exit_code"] == 2
         human = cohort("job", "meta", job_id)
         assert human.returncode == 2 and "NO_CONNECTION" in human.stderr
+
+
+def test_a_kit_the_server_does_not_trust_is_exit_2(fed: Federation, tmp_path: Path) -> None:
+    from cohort.provision.poc import prepare_poc
+
+    # An admin kit of another project's CA, dialling this server: the TLS handshake fails.
+    other = prepare_poc(tmp_path / "other", 1, port=fed.layout.port).admin_kit
+    job_id = submit(toy(tmp_path, "trusted"))
+    listed = run("job", "list", "--startup-kit", str(other), "--format", "json")
+    assert listed.exit_code == 2, listed.output
+    code = envelope(listed)["error_code"]
+    assert code in {"NO_CONNECTION", "UNAUTHORIZED"}
+    stream = run("job", "monitor", job_id, "--startup-kit", str(other), "--format", "jsonl")
+    (event,) = events(stream)
+    assert stream.exit_code == 2 and event["terminal"] is True
+    assert event["status"] == "error" and event["error_code"] == code
+    human = cohort("job", "wait", job_id, "--startup-kit", str(other))
+    assert human.returncode == 2 and code in human.stderr
+    assert run("job", "wait", job_id, "--format", "json").exit_code == 0  # the right kit

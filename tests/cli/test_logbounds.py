@@ -6,7 +6,14 @@ from datetime import datetime
 
 import pytest
 
-from cohort.cli.logbounds import DEFAULT_TAIL, bound_log, line_time, parse_since
+from cohort.cli.logbounds import (
+    DEFAULT_TAIL,
+    bound_log,
+    line_time,
+    parse_since,
+    record_time,
+    render_json_log,
+)
 
 LOG = (
     "2026-04-28 09:59:58,100 - cohort.job - INFO - starting\n"
@@ -74,3 +81,30 @@ def test_parse_since_refuses_garbage_and_reads_naive_as_local() -> None:
     assert naive.tzinfo is not None and naive.hour == 0
     assert line_time("no stamp here") is None
     assert line_time("[2026-04-28T10:00:00Z] x") == parse_since("2026-04-28T10:00:00Z")
+
+
+JSON_LOG = (
+    '{"time": "2026-04-28T09:59:58.100+00:00", "site": "site-1", "message": "starting"}\n'
+    '{"time": "2026-04-28T10:00:00.000+00:00", "site": "site-1", "message": "round 1"}\n'
+    "not a record\n"
+    '{"time": "2026-04-28T10:00:01.500+00:00", "level": "INFO", "message": "round 2"}\n'
+)
+
+
+def test_log_json_since_reads_record_times_and_keeps_continuations() -> None:
+    since = parse_since("2026-04-28T10:00:00+00:00")
+    out = bound_log(JSON_LOG, since=since, stamp=record_time)
+    assert out.text.splitlines() == JSON_LOG.splitlines()[1:]
+    assert out.since_applied is True
+    # The text stamp reader sees no timestamps in JSON records: nothing is filtered.
+    assert bound_log(JSON_LOG, since=since).since_applied is False
+    assert record_time("[1, 2]") is None and record_time('{"time": 5}') is None
+
+
+def test_render_json_log_as_text() -> None:
+    assert render_json_log(JSON_LOG).splitlines() == [
+        "2026-04-28T09:59:58.100+00:00 starting",
+        "2026-04-28T10:00:00.000+00:00 round 1",
+        "not a record",
+        "2026-04-28T10:00:01.500+00:00 INFO round 2",
+    ]

@@ -16,7 +16,7 @@ import pytest
 from cohort.errors import CohortError, ErrorCode
 from cohort.jobcontent import job_content_sha256
 from cohort.jobfolder import validate_job_zip, zip_job_folder
-from cohort.recipes import FedAvgRecipe
+from cohort.recipes import FedAvgRecipe, JobLogReceiver, JobLogStreamer
 from cohort.schemas.job import ClientAppConfig, JobMeta
 from cohort.workflows.fedavg import FedAvgArgs
 
@@ -106,3 +106,28 @@ def test_content_hash_ignores_one_wrapper_folder_but_not_content(tmp_path: Path)
     shutil.copytree(EXAMPLE, extra)
     (extra / "README").write_text("notes\n")
     assert content(zip_job_folder(extra)) != content(direct)
+
+
+def test_recipe_job_components_land_in_the_app_configs(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text("print('hi')\n")
+    plain = FedAvgRecipe(name="r", train_script=script).export(tmp_path / "plain")
+    assert "components" not in read(plain / "app/config/config_fed_client.json")
+    assert "log_streaming" not in read(plain / "meta.json")
+    recipe = FedAvgRecipe(name="r", train_script=script)
+    recipe.job.to_clients(JobLogStreamer())
+    recipe.job.to_clients(JobLogStreamer(log_file_name="log.json"))  # replaces the first
+    recipe.job.to_server(JobLogReceiver())
+    out = recipe.export(tmp_path / "streamed")
+    client = ClientAppConfig.model_validate(read(out / "app/config/config_fed_client.json"))
+    assert client.log_streamer() == JobLogStreamer(log_file_name="log.json")
+    assert read(out / "app/config/config_fed_server.json")["components"] == [
+        {"type": "job_log_receiver"}
+    ]
+    validate_job_zip(zip_job_folder(out))
+    with pytest.raises(TypeError):
+        recipe.job.to_clients(JobLogReceiver())  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        recipe.job.to_server(JobLogStreamer())  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        JobLogStreamer(log_file_name="log.xml")

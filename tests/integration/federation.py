@@ -74,12 +74,15 @@ class Federation:
         *,
         heartbeat_interval: float = 0.5,
         site_dead_after: float = 3.0,
+        job_log_streaming: bool = True,
     ) -> None:
         self.tmp = tmp
         self.layout: PocLayout = prepare_poc(tmp / "poc", n_sites)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.heartbeat_interval = heartbeat_interval
         self.site_dead_after = site_dead_after
+        # Like `cohort poc start`: sites stream job logs unless a test turns the default off.
+        self.job_log_streaming = job_log_streaming
         self.api = AdminAPI(load_kit(self.layout.admin_kit))
         self.logs = tmp / "logs"
         self.logs.mkdir(exist_ok=True)
@@ -110,6 +113,7 @@ class Federation:
                 "--workspace", str(self.tmp / "server-ws"),
                 "--heartbeat-interval", str(self.heartbeat_interval),
                 "--site-dead-after", str(self.site_dead_after),
+                *(["--job-log-streaming"] if self.job_log_streaming else []),
             ],
         )  # fmt: skip
 

@@ -129,10 +129,19 @@ class AdminAPI:
         response = self._request("GET", f"/admin/v1/jobs/{job_id}/rounds", params={"study": study})
         return [RoundRecord.model_validate(r) for r in response.json()]
 
-    def job_logs(self, job_id: str, site: str = "server", study: str = DEFAULT_STUDY) -> JobLogs:
-        """Stored logs of the server job process ("server"), a site, or "all"."""
+    def job_logs(
+        self,
+        job_id: str,
+        site: str = "server",
+        study: str = DEFAULT_STUDY,
+        prefer: str = "log.txt",
+    ) -> JobLogs:
+        """Stored logs of the server job process ("server"), a site, or "all"; a site that
+        stored both log.txt and log.json answers with ``prefer``."""
         response = self._request(
-            "GET", f"/admin/v1/jobs/{job_id}/logs", params={"site": site, "study": study}
+            "GET",
+            f"/admin/v1/jobs/{job_id}/logs",
+            params={"site": site, "study": study, "prefer": prefer},
         )
         return JobLogs.model_validate(response.json())
 

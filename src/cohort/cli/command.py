@@ -216,7 +216,10 @@ def confirm_or_refuse(prompt: str, force: bool, what: str) -> None:
             code=ErrorCode.CONFIRMATION_REQUIRED,
             hint="Pass --force to skip the confirmation prompt.",
         )
-    if not click.confirm(prompt, default=False, err=True):
+    # The prompt goes to stderr and the answer is read from stdin directly (click.confirm
+    # would write to stdout through input(), before the JSON envelope).
+    click.echo(f"{prompt} [y/N]: ", nl=False, err=True)
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
         raise CohortError(
             f"did not {what}: not confirmed",
             code=ErrorCode.CONFIRMATION_REQUIRED,

@@ -322,6 +322,27 @@ _ORDER = [
     create,
     show_variables,
 ]
+# `cohort job -h` lists each command with the line the job command line documents for it.
+_SHORT_HELP = {
+    "submit": "submit job",
+    "wait": "wait for a job and return one final JSON envelope",
+    "monitor": "wait for a job and stream progress to stderr",
+    "list": "list jobs on the server",
+    "abort": "abort a running job",
+    "meta": "get metadata for a job",
+    "logs": "retrieve job logs from the server-side log store",
+    "log-config": "change logging configuration for a running job",
+    "stats": "show running job statistics",
+    "download": "download job result",
+    "clone": "clone an existing job",
+    "delete": "delete a job",
+    "list_templates": "[DEPRECATED] use 'cohort recipe list'",
+    "create": "[DEPRECATED] use 'python job.py --export --export-dir <job_folder>' + "
+    "'cohort job submit -j <job_folder>'",
+    "show_variables": "[DEPRECATED] use 'cohort recipe list' or the Job Recipe API",
+}
 job.commands.clear()
 for _command in _ORDER:
+    assert _command.name is not None
+    _command.short_help = _SHORT_HELP[_command.name]
     job.add_command(_command)

@@ -86,8 +86,10 @@ def discover_artifacts(dest: Path) -> dict[str, Any]:
             missing.append(key)
     models = sorted((ws / "models").glob("round-*.safetensors"), key=_round_number)
     found["model_trail"] = [str(p) for p in models]
-    clients = {p.parent.name: str(p) for p in sorted(ws.glob("*/log.txt"))}
-    found["client_logs"] = clients
+    # A site streamed log.txt or log.json (structured records): log.txt when it has both.
+    clients = {p.parent.name: str(p) for p in sorted(ws.glob("*/log.json"))}
+    clients.update({p.parent.name: str(p) for p in sorted(ws.glob("*/log.txt"))})
+    found["client_logs"] = dict(sorted(clients.items()))
     if not clients:
         missing.append("client_logs")
     metrics = {p.parent.name: str(p) for p in sorted(ws.glob("*/metrics.jsonl"))}

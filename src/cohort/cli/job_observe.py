@@ -11,7 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from cohort.cli.command import CohortCommand
-from cohort.cli.logbounds import DEFAULT_TAIL, bound_log, parse_since
+from cohort.cli.logbounds import (
+    DEFAULT_TAIL,
+    bound_log,
+    line_time,
+    parse_since,
+    record_time,
+    render_json_log,
+)
 from cohort.cli.options import format_choice, kit_options, open_api, site_option, study_option
 from cohort.cli.output import emit, err_console, iso, out_console
 from cohort.cli.views import display_status
@@ -70,8 +77,10 @@ def logs(
     order --since, --tail, --max-bytes.
     """
     default_tail = tail is None and since is None and max_bytes is None
+    # JSON output takes a site's structured log.json when stored; human output its log.txt.
+    prefer = "log.json" if fmt == "json" else "log.txt"
     with open_api(kit_id, startup_kit) as api:
-        stored = api.job_logs(job_id, site=site, study=study)
+        stored = api.job_logs(job_id, site=site, study=study, prefer=prefer)
     data = _bounded(stored, since, DEFAULT_TAIL if default_tail else tail, max_bytes)
     data["site"] = site
     data["filters"] = {
@@ -86,13 +95,16 @@ def logs(
         raise CohortError(
             f"no log of {site} is stored for job {job_id}: {reason}",
             code=ErrorCode.LOG_NOT_FOUND,
-            hint="Check that the site ran the job and that log streaming is on (meta.json "
-            "log_streaming); `--site all` lists what is available.",
+            hint="Check that the site ran the job and that the job streams its logs (a "
+            "JobLogStreamer and JobLogReceiver, or a POC server); `--site all` lists what is "
+            "available.",
             details={"job_id": job_id, "site": site, "reason": reason},
         )
 
     def human() -> None:
         for name, text in data["logs"].items():
+            if data["sites"][name]["file"] == "log.json":  # only JSON records were stored
+                text = render_json_log(text)
             if site == "all":
                 click.echo(f"==> {name} <==")
             click.echo(text, nl=not text.endswith("\n") and bool(text))
@@ -121,12 +133,14 @@ def _bounded(
             unavailable[entry.site] = entry.reason
             sites[entry.site] = {"available": False, "reason": entry.reason}
             continue
-        result = bound_log(entry.content, since=since, tail=tail, max_bytes=max_bytes)
+        stamp = record_time if entry.file == "log.json" else line_time
+        result = bound_log(entry.content, since=since, tail=tail, max_bytes=max_bytes, stamp=stamp)
         texts[entry.site] = result.text
         cut = result.truncated or entry.truncated_by_server
         truncated = truncated or cut
         sites[entry.site] = {
             "available": True,
+            "file": entry.file,
             "lines": result.lines,
             "bytes": result.bytes,
             "stored_bytes": entry.stored_bytes,

@@ -200,8 +200,19 @@ def monitor(
 def _stream_error(job_id: str, exc: CohortError, record: JobRecord | None) -> NoReturn:
     """The last JSONL event: TIMEOUT (exit 3), or an error with its code."""
     exit_code = spec_for(exc.code).exit_code
-    if exc.code == ErrorCode.TIMEOUT and record is not None:
-        event = _event("timeout", record, terminal=True, exit_code=exit_code)
+    if exc.code == ErrorCode.TIMEOUT:
+        # Always status TIMEOUT (exit 3), even before the first record arrived.
+        event: dict[str, Any] = (
+            _event("timeout", record, terminal=True, exit_code=exit_code)
+            if record is not None
+            else {
+                "schema_version": SCHEMA_VERSION,
+                "event": "timeout",
+                "job_id": job_id,
+                "terminal": True,
+                "exit_code": exit_code,
+            }
+        )
         event["status"] = "TIMEOUT"
         event["message"] = exc.message
     else:

@@ -1,16 +1,27 @@
 """Client-side bounds of ``cohort job logs``: ``--since``, then ``--tail``, then ``--max-bytes``.
 
 They bound what the command prints, not what it asks the server for. Without any of them the
-output is the last :data:`DEFAULT_TAIL` lines of each log.
+output is the last :data:`DEFAULT_TAIL` lines of each log. A ``log.json`` log is one JSON record
+a line: its lines are records, and ``--since`` reads each record's ``time``.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["DEFAULT_TAIL", "Bounded", "bound_log", "line_time", "parse_since"]
+__all__ = [
+    "DEFAULT_TAIL",
+    "Bounded",
+    "bound_log",
+    "line_time",
+    "parse_since",
+    "record_time",
+    "render_json_log",
+]
 
 DEFAULT_TAIL = 500
 _STAMP = re.compile(
@@ -52,6 +63,36 @@ def line_time(line: str) -> datetime | None:
         return None
 
 
+def _record(line: str) -> dict[str, object] | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def record_time(line: str) -> datetime | None:
+    """The ``time`` of a ``log.json`` record line, if it has a parseable one."""
+    record = _record(line)
+    stamp = record.get("time") if record else None
+    return line_time(stamp) if isinstance(stamp, str) else None
+
+
+def render_json_log(text: str) -> str:
+    """``log.json`` records as readable text: ``time message`` a line (other lines as they
+    are), for human output when a site streamed only JSON records."""
+    out = []
+    for line in text.splitlines():
+        record = _record(line)
+        if record is None or "message" not in record:
+            out.append(line)
+            continue
+        stamp = str(record.get("time", ""))
+        level = f" {record['level']}" if record.get("level") else ""
+        out.append(f"{stamp}{level} {record['message']}".strip())
+    return "".join(f"{line}\n" for line in out)
+
+
 @dataclass
 class Bounded:
     """One log after the bounds."""
@@ -63,15 +104,17 @@ class Bounded:
     since_applied: bool | None  # None: no --since; False: the log has no parseable timestamps
 
 
-def _since(lines: list[str], since: datetime) -> tuple[list[str], bool]:
+def _since(
+    lines: list[str], since: datetime, stamp: Callable[[str], datetime | None]
+) -> tuple[list[str], bool]:
     """Timestamped lines at or after ``since``, with the continuation lines that follow them."""
-    stamps = [line_time(line) for line in lines]
+    stamps = [stamp(line) for line in lines]
     if not any(stamps):
         return lines, False
     kept, include = [], False
-    for line, stamp in zip(lines, stamps, strict=True):
-        if stamp is not None:
-            include = stamp >= since
+    for line, when in zip(lines, stamps, strict=True):
+        if when is not None:
+            include = when >= since
         if include:
             kept.append(line)
     return kept, True
@@ -95,13 +138,15 @@ def bound_log(
     since: datetime | None = None,
     tail: int | None = None,
     max_bytes: int | None = None,
+    stamp: Callable[[str], datetime | None] = line_time,
 ) -> Bounded:
-    """Apply the bounds in the documented order: since, tail, max-bytes."""
+    """Apply the bounds in the documented order: since, tail, max-bytes. ``stamp`` reads a
+    line's time (:func:`record_time` for ``log.json``)."""
     lines = text.splitlines(keepends=True)
     total = len(lines)
     since_applied = None
     if since is not None:
-        lines, since_applied = _since(lines, since)
+        lines, since_applied = _since(lines, since, stamp)
     if tail is not None:
         lines = lines[-tail:] if tail > 0 else []
     out = "".join(lines)

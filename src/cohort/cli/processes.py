@@ -51,12 +51,20 @@ def server() -> None:
     show_default=True,
     help="Seconds without a heartbeat before a site is lost.",
 )
+@click.option(
+    "--job-log-streaming/--no-job-log-streaming",
+    default=False,
+    show_default=True,
+    help="Stream every job's site logs to the server unless the job says otherwise "
+    "(a global JobLogStreamer and JobLogReceiver; cohort poc start turns it on).",
+)
 def server_start(
     kit: Path,
     workspace: Path,
     db_url: str | None,
     heartbeat_interval: float,
     site_dead_after: float,
+    job_log_streaming: bool,
 ) -> None:
     """Start the server in the foreground (stop it with Ctrl-C or SIGTERM)."""
     from cohort.server.config import ServerConfig
@@ -69,6 +77,7 @@ def server_start(
             db_url=db_url,
             heartbeat_interval=heartbeat_interval,
             site_dead_after=site_dead_after,
+            job_log_streaming=job_log_streaming,
         )
     )
 

@@ -49,7 +49,16 @@ def start_poc(layout: PocLayout, *, timeout: float = 30.0, sites: list[str] | No
     work = layout.workspace / "workspaces"
     _spawn(
         "server",
-        ["server", "start", "--kit", str(layout.server_kit), "--workspace", str(work / "server")],
+        # A POC streams every job's site logs to the server by default (`cohort job logs`).
+        [
+            "server",
+            "start",
+            "--kit",
+            str(layout.server_kit),
+            "--workspace",
+            str(work / "server"),
+            "--job-log-streaming",
+        ],
         layout,
     )
     names = sorted(layout.site_kits) if sites is None else sites

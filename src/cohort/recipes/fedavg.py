@@ -10,7 +10,7 @@ from typing import Any
 
 from cohort.errors import ErrorCode, InvalidRequest
 from cohort.jobfolder import CLIENT_CONFIG, SERVER_CONFIG
-from cohort.recipes.base import Recipe
+from cohort.recipes.base import JobComponents, Recipe
 from cohort.schemas.job import ALL_SITES, ClientAppConfig, JobMeta, ServerAppConfig
 from cohort.workflows.fedavg import FedAvgArgs
 
@@ -33,7 +33,9 @@ class FedAvgRecipe(Recipe):
         task_timeout: seconds a site has per task.
         wait_after_min: seconds a round waits for more updates once ``min_clients`` answered.
         env: environment variables for the script.
-        log_streaming: stream each site's script output to the server (``cohort job logs``).
+        log_streaming: False keeps every site's log on the site (``meta.json``
+            ``log_streaming: false``); None leaves it to the components in ``recipe.job``
+            and the server's default (on in a POC).
         scheduling_timeout: seconds the job may wait for ``min_clients`` sites.
     """
 
@@ -50,7 +52,7 @@ class FedAvgRecipe(Recipe):
         task_timeout: float = 600.0,
         wait_after_min: float = 10.0,
         env: dict[str, str] | None = None,
-        log_streaming: bool = True,
+        log_streaming: bool | None = None,
         scheduling_timeout: float = 300.0,
     ) -> None:
         self.name = name
@@ -74,6 +76,8 @@ class FedAvgRecipe(Recipe):
         self.server = ServerAppConfig(
             workflow="fedavg", args=self.args.model_dump(exclude_none=True)
         )
+        #: Components of the job's apps: recipe.job.to_clients(JobLogStreamer()), ...
+        self.job = JobComponents()
 
     def export(self, job_dir: str | Path) -> Path:
         """Write meta.json, app/config/config_fed_{server,client}.json and app/custom/."""
@@ -89,9 +93,11 @@ class FedAvgRecipe(Recipe):
                 raise InvalidRequest(f"{source} does not exist", code=ErrorCode.INVALID_ARGS)
         custom = target / APP / "custom"
         custom.mkdir(parents=True, exist_ok=True)
-        _write_json(target / "meta.json", self.meta.model_dump(mode="json"))
-        _write_json(target / APP / SERVER_CONFIG, self.server.model_dump(mode="json"))
-        _write_json(target / APP / CLIENT_CONFIG, self.client.model_dump(mode="json"))
+        _write_json(target / "meta.json", self.meta.model_dump(mode="json", exclude_none=True))
+        server = self.server.model_copy(update={"components": list(self.job.server)})
+        client = self.client.model_copy(update={"components": list(self.job.clients)})
+        _write_json(target / APP / SERVER_CONFIG, _config_json(server))
+        _write_json(target / APP / CLIENT_CONFIG, _config_json(client))
         for source in [self.train_script, *self.extra_files]:
             if source.is_dir():
                 shutil.copytree(
@@ -100,6 +106,14 @@ class FedAvgRecipe(Recipe):
             else:
                 shutil.copy2(source, custom / source.name)
         return target
+
+
+def _config_json(config: ServerAppConfig | ClientAppConfig) -> dict[str, Any]:
+    # Without an empty components list: a job without components reads as before.
+    data: dict[str, Any] = config.model_dump(mode="json")
+    if not data["components"]:
+        del data["components"]
+    return data
 
 
 def _write_json(path: Path, data: Any) -> None:

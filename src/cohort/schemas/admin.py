@@ -91,6 +91,9 @@ class SiteLog(BaseModel):
 
     site: str
     available: bool
+    file: str | None = Field(
+        default=None, description='The stored file: "log.txt", or "log.json" (JSON records).'
+    )
     content: str = ""
     stored_bytes: int = 0
     truncated_by_server: bool = Field(

@@ -7,6 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "LOG_STREAM_HEADER",
+    "LOG_STREAM_OFF",
     "SITES_HEADER",
     "TASK_HEADER",
     "HeartbeatReply",
@@ -22,6 +24,10 @@ __all__ = [
 TASK_HEADER = "X-Cohort-Task"
 #: HTTP response header of the job app download naming every site of the job.
 SITES_HEADER = "X-Cohort-Job-Sites"
+#: HTTP response header of the job app download: the file the site streams its job log as
+#: ("log.txt" or "log.json"), or :data:`LOG_STREAM_OFF` (see server/services/logstore.py).
+LOG_STREAM_HEADER = "X-Cohort-Log-Stream"
+LOG_STREAM_OFF = "off"
 
 
 class HeartbeatRequest(BaseModel):

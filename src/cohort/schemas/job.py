@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["ALL_SITES", "ClientAppConfig", "JobMeta", "ServerAppConfig", "SiteError"]
+__all__ = [
+    "ALL_SITES",
+    "LOG_FILE_NAMES",
+    "ClientAppConfig",
+    "ClientComponent",
+    "JobLogReceiver",
+    "JobLogStreamer",
+    "JobMeta",
+    "LogFileName",
+    "ServerAppConfig",
+    "ServerComponent",
+    "SiteError",
+]
+
+#: The files a site's job log can be streamed as: plain text, or one JSON record a line.
+LogFileName = Literal["log.txt", "log.json"]
+LOG_FILE_NAMES: tuple[LogFileName, ...] = ("log.txt", "log.json")
 
 #: deploy_map target meaning "every site the job runs on".
 ALL_SITES = "@ALL"
@@ -33,9 +49,12 @@ class JobMeta(BaseModel):
         gt=0,
         description="Seconds a job may wait for min_clients sites before it is failed.",
     )
-    log_streaming: bool = Field(
-        default=True,
-        description="Sites stream their job script's output to the server (`cohort job logs`).",
+    log_streaming: bool | None = Field(
+        default=None,
+        description="false keeps every site's job log on the site, whatever the job's "
+        "components and the server's default say; true streams log.txt (unless a "
+        "JobLogStreamer chooses log.json) on any server; null (the default) lets the "
+        "components and the server's default decide.",
     )
 
     @field_validator("deploy_map")
@@ -78,6 +97,32 @@ class JobMeta(BaseModel):
         return sorted(names - {SERVER_TARGET})
 
 
+class JobLogStreamer(BaseModel):
+    """A site component: stream the job's log to the server while the job runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["job_log_streamer"] = "job_log_streamer"
+    log_file_name: LogFileName = Field(
+        default="log.txt",
+        description="log.txt streams the output as it is; log.json one JSON record per line.",
+    )
+
+
+class JobLogReceiver(BaseModel):
+    """A server component: accept the sites' streamed job logs and store them with the job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["job_log_receiver"] = "job_log_receiver"
+
+
+#: Components a client app may list (one kind for now; a union once there are more).
+ClientComponent = Annotated[JobLogStreamer, Field(discriminator="type")]
+#: Components a server app may list.
+ServerComponent = Annotated[JobLogReceiver, Field(discriminator="type")]
+
+
 class ServerAppConfig(BaseModel):
     """``<app>/config/config_fed_server.json``: the workflow the server job process runs."""
 
@@ -85,6 +130,11 @@ class ServerAppConfig(BaseModel):
 
     workflow: str = Field(default="fedavg", description="Name of a built-in workflow.")
     args: dict[str, Any] = Field(default_factory=dict)
+    components: list[ServerComponent] = Field(default_factory=list, max_length=16)
+
+    def log_receiver(self) -> bool:
+        """True when the app carries a JobLogReceiver."""
+        return any(isinstance(c, JobLogReceiver) for c in self.components)
 
 
 class ClientAppConfig(BaseModel):
@@ -95,6 +145,11 @@ class ClientAppConfig(BaseModel):
     script: str = Field(min_length=1, description="Path of the script inside the app folder.")
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+    components: list[ClientComponent] = Field(default_factory=list, max_length=16)
+
+    def log_streamer(self) -> JobLogStreamer | None:
+        """The app's JobLogStreamer, if it has one."""
+        return next((c for c in self.components if isinstance(c, JobLogStreamer)), None)
 
 
 class SiteError(BaseModel):

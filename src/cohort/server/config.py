@@ -30,6 +30,11 @@ class ServerConfig(BaseModel):
     long_poll_max: float = Field(default=30.0, gt=0)
     max_job_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_update_bytes: int = Field(default=4 * 1024 * 1024 * 1024, gt=0)
+    job_log_streaming: bool = Field(
+        default=False,
+        description="A global job log streamer and receiver: every job's sites stream their "
+        "log.txt unless the job says otherwise (on in a POC; see server/services/logstore.py).",
+    )
     abort_grace: float = Field(
         default=5.0, ge=0, description="Seconds between SIGTERM and SIGKILL on abort."
     )

@@ -11,7 +11,8 @@ import sys
 from cohort.errors import NotFound
 from cohort.proc import kill_group
 from cohort.schemas.records import JobRecord
-from cohort.server.services.jobs import job_dir, settle_ended_job
+from cohort.server.services.jobs import settle_ended_job
+from cohort.server.services.logstore import server_log_key
 from cohort.server.state import ServerState
 from cohort.states import JOB_TERMINAL, JobStatus
 
@@ -48,7 +49,7 @@ class JobLauncher:
         """Start the job's server process in its own process group (so abort can kill the
         whole tree), with its output going to the job's server log."""
         arts = self.state.artifacts
-        log_path = arts.path(f"{job_dir(job.job_id)}/logs/server.log")
+        log_path = arts.path(server_log_key(job.job_id))
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -20,7 +22,7 @@ from cohort.jobfolder import CLIENT_CONFIG, extract_job_zip
 from cohort.logconfig import ENV_LOG_CONFIG_FILE
 from cohort.proc import die_with_parent, kill_group
 from cohort.provision.kit import Kit
-from cohort.schemas.fleet import SITES_HEADER
+from cohort.schemas.fleet import LOG_STREAM_HEADER, LOG_STREAM_OFF, SITES_HEADER
 from cohort.schemas.job import ClientAppConfig, JobMeta
 
 __all__ = ["JobRunner"]
@@ -42,7 +44,8 @@ class JobRunner(threading.Thread):
         self.stopping = threading.Event()
         self.tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
         self.exit_code: int | None = None
-        self.stream_log = True
+        #: The file this site streams its job log as ("log.txt", "log.json"), or None.
+        self.stream_file: str | None = None
 
     def run(self) -> None:
         """Fetch, launch, supervise, report."""
@@ -76,7 +79,9 @@ class JobRunner(threading.Thread):
             "PYTHONUNBUFFERED": "1",
             ENV_LOG_CONFIG_FILE: str(self.dir / "log_config.json"),
         }
-        self.stream_log = meta.log_streaming
+        # The server decides (the job's JobLogStreamer/JobLogReceiver and its own default).
+        stream = response.headers.get(LOG_STREAM_HEADER, LOG_STREAM_OFF)
+        self.stream_file = None if stream == LOG_STREAM_OFF else stream
         if self.stopping.is_set():
             return
         self.proc = subprocess.Popen(
@@ -113,15 +118,24 @@ class JobRunner(threading.Thread):
             self._report("script exited before the job finished", 0)
 
     def _pump_log(self, proc: subprocess.Popen[bytes]) -> None:
+        """Copy the script's output to ``log.txt`` (and ``log.json`` records when the job
+        streams that) and ship it to the server every half second."""
         assert proc.stdout is not None
-        log_path = self.dir / "log.txt"
+        as_json = self.stream_file == "log.json"
         buffer: list[bytes] = []
         last_flush = time.monotonic()
-        with log_path.open("ab") as local:
+        with contextlib.ExitStack() as files:
+            text = files.enter_context((self.dir / "log.txt").open("ab"))
+            records = files.enter_context((self.dir / "log.json").open("ab")) if as_json else None
             for line in iter(proc.stdout.readline, b""):
-                local.write(line)
-                local.flush()
-                self.tail.append(line.decode("utf-8", "replace"))
+                text.write(line)
+                text.flush()
+                decoded = line.decode("utf-8", "replace")
+                self.tail.append(decoded)
+                if records is not None:
+                    line = self._json_record(decoded)
+                    records.write(line)
+                    records.flush()
                 buffer.append(line)
                 if time.monotonic() - last_flush >= _LOG_FLUSH_SECONDS:
                     self._ship(b"".join(buffer))
@@ -130,15 +144,27 @@ class JobRunner(threading.Thread):
         if buffer:
             self._ship(b"".join(buffer))
 
+    def _json_record(self, line: str) -> bytes:
+        """One output line as a structured log record (a line of ``log.json``)."""
+        record = {
+            "time": datetime.now().astimezone().isoformat(timespec="milliseconds"),
+            "site": self.kit.config.name,
+            "job_id": self.job_id,
+            "message": line.rstrip("\r\n"),
+        }
+        return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
     def _ship(self, chunk: bytes) -> None:
-        # Log streaming is best effort: losing a chunk must never stop the job. A job whose
-        # meta.json says "log_streaming": false keeps its log on the site only.
-        if not self.stream_log:
+        # Log streaming is best effort: losing a chunk must never stop the job. A job that
+        # does not stream this site's log keeps it on the site only.
+        if self.stream_file is None:
             return
         for start in range(0, len(chunk), 512 * 1024):
             try:
                 self.http.post(
-                    f"/fleet/v1/jobs/{self.job_id}/log", content=chunk[start : start + 512 * 1024]
+                    f"/fleet/v1/jobs/{self.job_id}/log",
+                    params={"file": self.stream_file},
+                    content=chunk[start : start + 512 * 1024],
                 )
             except httpx.HTTPError:
                 return

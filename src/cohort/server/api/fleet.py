@@ -9,6 +9,8 @@ from fastapi.responses import FileResponse
 
 from cohort.errors import ErrorCode, PayloadTooLarge
 from cohort.schemas.fleet import (
+    LOG_STREAM_HEADER,
+    LOG_STREAM_OFF,
     SITES_HEADER,
     TASK_HEADER,
     HeartbeatReply,
@@ -17,9 +19,11 @@ from cohort.schemas.fleet import (
     TaskHeader,
     UpdateReceipt,
 )
+from cohort.schemas.job import LogFileName
 from cohort.server.api.auth import site_identity
 from cohort.server.api.deps import Services, services
 from cohort.server.services.jobs import job_dir
+from cohort.server.services.logstore import stream_plan
 from cohort.tls import Identity
 from cohort.wire.payload import PayloadHeader, encode_payload
 
@@ -39,12 +43,13 @@ async def heartbeat(req: HeartbeatRequest, site: Site, svc: Svc) -> HeartbeatRep
 
 @router.get("/jobs/{job_id}/app")
 async def job_app(job_id: str, site: Site, svc: Svc) -> FileResponse:
-    """The job archive, for a site taking part in the job."""
+    """The job archive, for a site taking part in the job; a header says whether and as which
+    file the site streams its job log."""
     job = svc.fleet.job_for_site(site, job_id)
     path = svc.state.artifacts.path(f"{job_dir(job_id)}/job.zip")
-    return FileResponse(
-        path, media_type="application/zip", headers={SITES_HEADER: ",".join(job.sites)}
-    )
+    plan = stream_plan(svc.state, job, site.name)
+    headers = {SITES_HEADER: ",".join(job.sites), LOG_STREAM_HEADER: plan.file or LOG_STREAM_OFF}
+    return FileResponse(path, media_type="application/zip", headers=headers)
 
 
 @router.get("/jobs/{job_id}/task", response_model=None)
@@ -95,14 +100,16 @@ async def job_exit(job_id: str, report: SiteFailureReport, site: Site, svc: Svc)
 
 
 @router.post("/jobs/{job_id}/log", status_code=204)
-async def job_log(job_id: str, request: Request, site: Site, svc: Svc) -> Response:
-    """Append a chunk of the site's job log."""
+async def job_log(
+    job_id: str, request: Request, site: Site, svc: Svc, file: LogFileName = "log.txt"
+) -> Response:
+    """Append a chunk of the site's job log (``file``: the one the app download named)."""
     chunk = await request.body()
     if len(chunk) > _MAX_LOG_CHUNK:
         raise PayloadTooLarge(
             f"log chunk over {_MAX_LOG_CHUNK} bytes", code=ErrorCode.PAYLOAD_TOO_LARGE
         )
-    svc.fleet.append_log(site, job_id, chunk)
+    svc.fleet.append_log(site, job_id, chunk, file)
     return Response(status_code=204)
 
 

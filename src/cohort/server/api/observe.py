@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from cohort.schemas.admin import DEFAULT_STUDY, JobLogs, JobStats, LogConfigReply, LogConfigRequest
+from cohort.schemas.job import LogFileName
 from cohort.server.api.auth import admin_identity
 from cohort.server.api.deps import Services, services
 from cohort.tls import Identity
@@ -22,10 +23,16 @@ Site = Annotated[str, Query(max_length=128, description='"server", "all", or a s
 
 @router.get("/logs", response_model=JobLogs)
 async def job_logs(
-    job_id: str, _: Admin, svc: Svc, study: Study = DEFAULT_STUDY, site: Site = "server"
+    job_id: str,
+    _: Admin,
+    svc: Svc,
+    study: Study = DEFAULT_STUDY,
+    site: Site = "server",
+    prefer: LogFileName = "log.txt",
 ) -> JobLogs:
-    """Stored job logs: the server job process's and the sites' streamed ones."""
-    return await svc.observe.logs(job_id, study, site)
+    """Stored job logs: the server job process's and the sites' streamed ones (a site's
+    ``prefer`` file when it has both log.txt and log.json)."""
+    return await svc.observe.logs(job_id, study, site, prefer)
 
 
 @router.get("/stats", response_model=JobStats)

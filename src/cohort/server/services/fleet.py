@@ -11,9 +11,11 @@ from typing import Any
 
 from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotAuthorized
 from cohort.schemas.fleet import HeartbeatReply, HeartbeatRequest, SiteFailureReport, UpdateReceipt
+from cohort.schemas.job import LogFileName
 from cohort.schemas.records import JobRecord, TaskRecord
 from cohort.server.notify import JOBS_KEY, job_key, site_tasks_key, tasks_key
 from cohort.server.services.jobs import job_dir
+from cohort.server.services.logstore import site_log_key, stream_plan
 from cohort.server.state import ServerState
 from cohort.states import JOB_TERMINAL, JobStatus, TaskStatus
 from cohort.store import JobFilter
@@ -193,10 +195,18 @@ class FleetService:
             return
         record_site_error(self.state, job, site.name, report.error, report.traceback_tail, "failed")
 
-    def append_log(self, site: Identity, job_id: str, chunk: bytes) -> None:
-        """Append streamed log output of a site's job process."""
-        self.job_for_site(site, job_id)
-        path = self.state.artifacts.path(f"{job_dir(job_id)}/logs/{site.name}.log")
+    def append_log(self, site: Identity, job_id: str, chunk: bytes, file: LogFileName) -> None:
+        """Append streamed log output of a site's job process to ``workspace/<site>/<file>``,
+        if the job streams this site's log as that file (CONFLICT otherwise)."""
+        job = self.job_for_site(site, job_id)
+        plan = stream_plan(self.state, job, site.name)
+        if plan.file != file:
+            raise Conflict(
+                f"job {job_id} does not stream {site.name}'s log as {file}: "
+                + (plan.reason or f"it streams {plan.file}"),
+                code=ErrorCode.CONFLICT,
+            )
+        path = self.state.artifacts.path(site_log_key(job_id, site.name, file))
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("ab") as fh:
             fh.write(chunk)

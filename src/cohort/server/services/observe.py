@@ -16,8 +16,15 @@ from cohort.schemas.admin import (
     SiteStats,
 )
 from cohort.schemas.fleet import LogSetting
+from cohort.schemas.job import LogFileName
 from cohort.schemas.records import JobRecord
 from cohort.server.services.jobs import JobService, job_dir
+from cohort.server.services.logstore import (
+    server_log_key,
+    site_log_key,
+    stored_site_logs,
+    stream_plan,
+)
 from cohort.server.state import ServerState
 from cohort.states import JOB_TERMINAL
 
@@ -45,8 +52,21 @@ class ObserveService:
         self.state = state
         self.jobs = jobs
 
-    def _log_key(self, job_id: str, target: str) -> str:
-        return f"{job_dir(job_id)}/logs/{target}.log"
+    async def logs(
+        self, job_id: str, study: str, site: str = SERVER, prefer: LogFileName = "log.txt"
+    ) -> JobLogs:
+        """The stored logs of the server job process and/or sites, newest part of each.
+
+        A site's log is its ``prefer`` file when stored, else the other one. Right after a
+        job ended this waits briefly for the sites' last lines, so that ``job wait`` then
+        ``job logs`` shows whole logs.
+        """
+        record = self.jobs.get(job_id, study)
+        await self.jobs.wait_for_final_logs(record)
+        stored = stored_site_logs(self.state, job_id)
+        targets = self._targets(record, site, stored=set(stored))
+        result = [self._one_log(record, t, stored.get(t, []), prefer) for t in targets]
+        return JobLogs(job_id=job_id, study=record.study, logs=result)
 
     def _targets(self, record: JobRecord, site: str, *, stored: set[str]) -> list[str]:
         if site == ALL:
@@ -55,21 +75,17 @@ class ObserveService:
             return [site]
         raise _unknown_site(site, record)
 
-    async def logs(self, job_id: str, study: str, site: str = SERVER) -> JobLogs:
-        """The stored logs of the server job process and/or sites, newest part of each.
-
-        Right after a job ended this waits briefly for the sites' last lines, so that
-        ``job wait`` then ``job logs`` shows whole logs.
-        """
-        record = self.jobs.get(job_id, study)
-        await self.jobs.wait_for_final_logs(record)
-        folder = self.state.artifacts.path(f"{job_dir(job_id)}/logs")
-        stored = {p.stem for p in folder.glob("*.log")} if folder.is_dir() else set()
-        result = [self._one_log(record, t) for t in self._targets(record, site, stored=stored)]
-        return JobLogs(job_id=job_id, study=record.study, logs=result)
-
-    def _one_log(self, record: JobRecord, target: str) -> SiteLog:
-        path = self.state.artifacts.path(self._log_key(record.job_id, target))
+    def _one_log(
+        self, record: JobRecord, target: str, files: list[LogFileName], prefer: LogFileName
+    ) -> SiteLog:
+        if target == SERVER:
+            key, file = server_log_key(record.job_id), "log.txt"
+        elif files:
+            file = prefer if prefer in files else files[0]
+            key = site_log_key(record.job_id, target, file)
+        else:
+            return SiteLog(site=target, available=False, reason=self._why_missing(record, target))
+        path = self.state.artifacts.path(key)
         if not path.is_file():
             return SiteLog(site=target, available=False, reason=self._why_missing(record, target))
         size = path.stat().st_size
@@ -83,20 +99,17 @@ class ObserveService:
         return SiteLog(
             site=target,
             available=True,
+            file=file,
             content=raw.decode("utf-8", "replace"),
             stored_bytes=size,
             truncated_by_server=truncated,
         )
 
-    @staticmethod
-    def _why_missing(record: JobRecord, target: str) -> str:
+    def _why_missing(self, record: JobRecord, target: str) -> str:
         if target == SERVER:
             return "the server job process has not started yet"
-        if record.meta.get("log_streaming") is False:
-            return "log streaming is off for this job (meta.json has log_streaming: false)"
-        if target not in record.sites:
-            return "the site was not dispatched this job"
-        return "no log content has been streamed from this site yet"
+        plan = stream_plan(self.state, record, target)
+        return plan.reason or "no log content has been streamed from this site yet"
 
     def stats(self, job_id: str, study: str, site: str = ALL) -> JobStats:
         """Where the job stands, on the server and per site, from the store."""

@@ -15,10 +15,19 @@ __all__ = ["build_result_zip"]
 
 def build_result_zip(state: ServerState, record: JobRecord) -> Path:
     """Write ``result.zip``: final global model, model trail, metrics, logs, meta."""
+    # Here, not at the top: logstore imports the jobs service, which imports this module.
+    from cohort.server.services.logstore import site_log_key, stored_site_logs
+
     arts = state.artifacts
     base = f"jobs/{record.job_id}"
     target = arts.path(f"{base}/result.zip")
+    site_logs = {
+        (site, file): arts.path(site_log_key(record.job_id, site, file))
+        for site, files in stored_site_logs(state, record.job_id).items()
+        for file in files
+    }
     sources = [p for d in ("logs", "metrics") for p in arts.path(f"{base}/{d}").glob("*")]
+    sources += site_logs.values()
     newest = max((p.stat().st_mtime for p in sources), default=0.0)
     if target.exists() and target.stat().st_mtime >= newest:
         return target  # built after the last log line arrived: still current
@@ -47,12 +56,11 @@ def build_result_zip(state: ServerState, record: JobRecord) -> Path:
                 "workspace/FL_global_model.safetensors",
                 compress_type=zipfile.ZIP_STORED,
             )
-        logs = arts.path(f"{base}/logs")
-        if logs.is_dir():
-            for log in sorted(logs.iterdir()):
-                name = log.stem  # server.log -> workspace/log.txt; site-1.log -> site-1/log.txt
-                arc = "workspace/log.txt" if name == "server" else f"workspace/{name}/log.txt"
-                zf.write(log, arc)
+        server_log = arts.path(f"{base}/logs/server.log")
+        if server_log.is_file():
+            zf.write(server_log, "workspace/log.txt")
+        for (site, file), path in sorted(site_logs.items()):
+            zf.write(path, f"workspace/{site}/{file}")  # as stored: the job workspace layout
         metrics = arts.path(f"{base}/metrics")
         if metrics.is_dir():
             for item in sorted(metrics.iterdir()):

@@ -8,6 +8,7 @@ from cohort.cli.config import config
 from cohort.cli.job import job
 from cohort.cli.poc import poc
 from cohort.cli.processes import server, site
+from cohort.cli.provision import provision
 from cohort.cli.recipe import recipe
 from cohort.cli.simulate import simulate
 
@@ -24,6 +25,7 @@ cli.add_command(job)
 cli.add_command(recipe)
 cli.add_command(config)
 cli.add_command(poc)
+cli.add_command(provision)
 cli.add_command(server)
 cli.add_command(site)
 cli.add_command(simulate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cohort.cli.audit import audit
 from cohort.cli.config import config
 from cohort.cli.job import job
 from cohort.cli.poc import poc
@@ -11,6 +12,7 @@ from cohort.cli.processes import server, site
 from cohort.cli.provision import provision
 from cohort.cli.recipe import recipe
 from cohort.cli.simulate import simulate
+from cohort.cli.study import study
 
 __all__ = ["cli", "main"]
 
@@ -29,6 +31,8 @@ cli.add_command(provision)
 cli.add_command(server)
 cli.add_command(site)
 cli.add_command(simulate)
+cli.add_command(study)
+cli.add_command(audit)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "SITES_HEADER",
+    "SUBMITTER_HEADER",
     "TASK_HEADER",
     "HeartbeatReply",
     "HeartbeatRequest",
@@ -22,6 +23,9 @@ __all__ = [
 TASK_HEADER = "X-Cohort-Task"
 #: HTTP response header of the job app download naming every site of the job.
 SITES_HEADER = "X-Cohort-Job-Sites"
+#: HTTP response header of the job app download: the submitter as "name,org,role", for the
+#: site's own policy (cohort.site.policy).
+SUBMITTER_HEADER = "X-Cohort-Job-Submitter"
 
 
 class HeartbeatRequest(BaseModel):

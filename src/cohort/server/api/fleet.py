@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 from cohort.errors import ErrorCode, PayloadTooLarge
 from cohort.schemas.fleet import (
     SITES_HEADER,
+    SUBMITTER_HEADER,
     TASK_HEADER,
     HeartbeatReply,
     HeartbeatRequest,
@@ -42,9 +43,9 @@ async def job_app(job_id: str, site: Site, svc: Svc) -> FileResponse:
     """The job archive, for a site taking part in the job."""
     job = svc.fleet.job_for_site(site, job_id)
     path = svc.state.artifacts.path(f"{job_dir(job_id)}/job.zip")
-    return FileResponse(
-        path, media_type="application/zip", headers={SITES_HEADER: ",".join(job.sites)}
-    )
+    submitter = f"{job.submitter},{job.submitter_org},{job.submitter_role}"
+    headers = {SITES_HEADER: ",".join(job.sites), SUBMITTER_HEADER: submitter}
+    return FileResponse(path, media_type="application/zip", headers=headers)
 
 
 @router.get("/jobs/{job_id}/task", response_model=None)

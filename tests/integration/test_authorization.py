@@ -256,3 +256,18 @@ def test_certificates_that_must_not_get_in(fed: Fed, tmp_path: Path) -> None:
         http.get("/health")
     # the refusals hurt nobody: the real site and admin are still served
     assert fed.api["pa@hq"].system_info()["status"] == "started"
+
+
+def test_a_sites_policy_file_refuses_jobs_from_a_role(fed: Fed) -> None:
+    policy = fed.fed.layout.site_kits["b-3"] / "local" / "policy.json"
+    policy.write_text('{"refuse_roles": ["lead"]}')
+    try:
+        job_id = fed.api["lead@b"].submit_job(fed.job)
+        record = fed.fed.wait(job_id)
+    finally:
+        policy.unlink()
+    assert record.status == "FINISHED_OK", record.status_reason  # a-1 and a-2 sufficed
+    errors = {e["site"]: e for e in record.site_errors}
+    assert set(errors) == {"b-3"}
+    assert "refused by the site's policy: jobs submitted by role lead" in errors["b-3"]["error"]
+    assert "refused by this site's policy" in fed.fed.log_text("b-3")

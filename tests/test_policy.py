@@ -7,7 +7,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from cohort.errors import NotAuthorized
-from cohort.server.api import admin, observe, studies
+from cohort.server.api import admin, observe, sites, studies
 from cohort.server.api.guard import POLICY_ACTION
 from cohort.server.policy import RULES, Action, authorize, authorize_study, policy_table
 from cohort.tls import Identity
@@ -75,7 +75,7 @@ def test_policy_table_is_generated_from_the_rules() -> None:
 
 
 def test_every_admin_route_has_exactly_one_policy_dependency() -> None:
-    routes = [r for m in (admin, observe, studies) for r in m.router.routes]
+    routes = [r for m in (admin, observe, sites, studies) for r in m.router.routes]
     assert len(routes) >= 20
     for route in routes:
         assert isinstance(route, APIRoute)

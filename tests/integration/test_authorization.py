@@ -9,6 +9,7 @@ import json
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -258,6 +259,17 @@ def test_certificates_that_must_not_get_in(fed: Fed, tmp_path: Path) -> None:
     assert fed.api["pa@hq"].system_info()["status"] == "started"
 
 
+def test_reprovisioning_keeps_the_ca_so_old_and_new_kits_both_work(fed: Fed) -> None:
+    layout = fed.fed.layout
+    project = {**PROJECT, "server": {**PROJECT["server"], "port": layout.port}}
+    again = provision(parse_project(project), layout.project_dir.parent)
+    assert again.prod_dir.name == "prod_01" and not again.ca_created
+    # the server runs with its prod_00 kit; an admin kit of prod_01 is accepted by it
+    with AdminAPI(load_kit(again.admin_kits["member@b"])) as new_kit:
+        assert new_kit.system_info()["status"] == "started"
+    assert fed.api["member@b"].system_info()["status"] == "started"  # prod_00 kit still valid
+
+
 def test_a_sites_policy_file_refuses_jobs_from_a_role(fed: Fed) -> None:
     policy = fed.fed.layout.site_kits["b-3"] / "local" / "policy.json"
     policy.write_text('{"refuse_roles": ["lead"]}')
@@ -271,3 +283,37 @@ def test_a_sites_policy_file_refuses_jobs_from_a_role(fed: Fed) -> None:
     assert set(errors) == {"b-3"}
     assert "refused by the site's policy: jobs submitted by role lead" in errors["b-3"]["error"]
     assert "refused by this site's policy" in fed.fed.log_text("b-3")
+
+
+def _connected(api: AdminAPI, site: str) -> bool:
+    return any(s["site"]["name"] == site and s["connected"] for s in api.system_info()["sites"])
+
+
+def test_a_disabled_sites_certificate_is_refused_until_enabled(fed: Fed) -> None:
+    api = fed.api
+    err = refused(api["lead@b"].set_site_enabled, "a-2", False)  # another org's site
+    assert err.code == "NOT_AUTHORIZED" and "only for its own org (hosp-b)" in err.message
+    assert refused(api["member@b"].set_site_enabled, "b-3", False).code == "NOT_AUTHORIZED"
+    assert refused(api["oa@a"].set_site_enabled, "nope", False).code == "SITE_NOT_FOUND"
+
+    assert api["oa@a"].set_site_enabled("a-2", False).enabled is False
+    try:
+        deadline = time.monotonic() + 60
+        while "the server refuses this site: site a-2 is disabled" not in fed.fed.log_text("a-2"):
+            assert time.monotonic() < deadline, fed.fed.log_text("a-2")[-2000:]
+            time.sleep(0.3)
+        assert not _connected(api["pa@hq"], "a-2")
+        with httpx.Client(
+            base_url=fed.fed.layout.server_url,
+            verify=client_ssl_context(load_kit(fed.fed.layout.site_kits["a-2"])),
+            timeout=30,
+        ) as http:
+            reply = http.post("/fleet/v1/heartbeat", json={"running_jobs": []})
+            assert reply.status_code == 403
+            assert "cohort site enable a-2" in reply.json()["error"]["hint"]
+    finally:
+        api["lead@a"].set_site_enabled("a-2", True)  # a lead operates its org's sites
+    deadline = time.monotonic() + 60
+    while not _connected(api["pa@hq"], "a-2"):
+        assert time.monotonic() < deadline, "a-2 did not come back after enable"
+        time.sleep(0.3)

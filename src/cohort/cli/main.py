@@ -12,6 +12,7 @@ from cohort.cli.processes import server, site
 from cohort.cli.provision import provision
 from cohort.cli.recipe import recipe
 from cohort.cli.simulate import simulate
+from cohort.cli.site_admin import disable, enable
 from cohort.cli.study import study
 
 __all__ = ["cli", "main"]
@@ -30,6 +31,8 @@ cli.add_command(poc)
 cli.add_command(provision)
 cli.add_command(server)
 cli.add_command(site)
+site.add_command(enable)
+site.add_command(disable)
 cli.add_command(simulate)
 cli.add_command(study)
 cli.add_command(audit)

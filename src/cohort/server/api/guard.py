@@ -2,7 +2,7 @@
 audit log.
 
 Each admin route depends on exactly one of these, which names the action it performs:
-:data:`Viewer`, :data:`Submitter`, :data:`JobManager`, :data:`StudyManager`,
+:data:`Viewer`, :data:`Submitter`, :data:`JobManager`, :data:`SiteOperator`, :data:`StudyManager`,
 :data:`StudyUserManager`, :data:`AuditViewer`. Every refusal is audited, and so is the outcome
 (``ok`` or ``failed: <CODE>``) of every action other than viewing.
 """
@@ -26,6 +26,7 @@ __all__ = [
     "POLICY_ACTION",
     "AuditViewer",
     "JobManager",
+    "SiteOperator",
     "StudyManager",
     "StudyUserManager",
     "Submitter",
@@ -60,7 +61,8 @@ def audit(svc: Services, who: Identity, action: Action | str, target: str, outco
 
 def _target(request: Request) -> str:
     params = request.path_params
-    return str(params.get("job_id") or params.get("study") or request.query_params.get("study", ""))
+    named = params.get("job_id") or params.get("study") or params.get("site")
+    return str(named or request.query_params.get("study", ""))
 
 
 def _caller(request: Request, svc: Services, action: Action) -> Identity:
@@ -161,6 +163,7 @@ def _require_job_manage() -> Callable[..., AsyncIterator[Identity]]:
 Viewer = Annotated[Identity, Depends(require(Action.VIEW), scope="function")]
 Submitter = Annotated[Identity, Depends(_require_submit(), scope="function")]
 JobManager = Annotated[Identity, Depends(_require_job_manage(), scope="function")]
+SiteOperator = Annotated[Identity, Depends(require(Action.OPERATE_SITE), scope="function")]
 StudyManager = Annotated[Identity, Depends(require(Action.MANAGE_STUDY), scope="function")]
 StudyUserManager = Annotated[Identity, Depends(require(Action.MANAGE_USERS), scope="function")]
 AuditViewer = Annotated[Identity, Depends(require(Action.VIEW_AUDIT), scope="function")]

@@ -1,4 +1,5 @@
-"""Study and audit-log calls of the admin client (mixed into :class:`cohort.admin.api.AdminAPI`).
+"""Registry calls of the admin client: studies, site enable/disable and the audit log (mixed
+into :class:`cohort.admin.api.AdminAPI`).
 
 Sites are named in one of two forms, exactly one per call (INVALID_ARGS otherwise):
 ``sites`` (a flat list, for org_admin callers: their own org's sites) or ``site_orgs``
@@ -13,9 +14,10 @@ from urllib.parse import quote
 import httpx
 
 from cohort.errors import ErrorCode, InvalidRequest
+from cohort.schemas.records import SiteRecord
 from cohort.schemas.studies import AuditRecord, StudyRecord, StudySitesReply
 
-__all__ = ["StudyCalls", "sites_body"]
+__all__ = ["RegistryCalls", "sites_body"]
 
 
 def sites_body(sites: list[str] | None, site_orgs: list[str] | None) -> dict[str, list[str]]:
@@ -30,8 +32,9 @@ def sites_body(sites: list[str] | None, site_orgs: list[str] | None) -> dict[str
     return {"sites": sites} if sites is not None else {"site_orgs": site_orgs or []}
 
 
-class StudyCalls:
-    """``/admin/v1/studies`` and ``/admin/v1/audit``; the host class supplies ``_request``."""
+class RegistryCalls:
+    """``/admin/v1/studies``, ``/admin/v1/sites`` and ``/admin/v1/audit``; the host class
+    supplies ``_request``."""
 
     def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         raise NotImplementedError  # AdminAPI._request
@@ -98,3 +101,10 @@ class StudyCalls:
             params["user"] = user
         reply = self._request("GET", "/admin/v1/audit", params=params)
         return [AuditRecord.model_validate(e) for e in reply.json()]
+
+    def set_site_enabled(self, site: str, enabled: bool) -> SiteRecord:
+        """Enable or disable a site; a disabled site's certificate is refused on every fleet
+        call until it is enabled again."""
+        verb = "enable" if enabled else "disable"
+        reply = self._request("POST", f"/admin/v1/sites/{quote(site, safe='')}/{verb}")
+        return SiteRecord.model_validate(reply.json())

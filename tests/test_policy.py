@@ -3,6 +3,8 @@ admin route is guarded by one policy dependency."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.routing import APIRoute
 
@@ -88,3 +90,8 @@ def test_every_admin_route_has_exactly_one_policy_dependency() -> None:
         assert len(actions) == 1, f"{sorted(route.methods)} {route.path}: {actions}"
         if route.methods & {"POST", "DELETE"}:  # changes need more than viewing rights
             assert actions[0] != Action.VIEW, route.path
+
+
+def test_security_page_shows_the_generated_table() -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "security.md").read_text()
+    assert policy_table() in page, "regenerate the table in docs/security.md from policy_table()"

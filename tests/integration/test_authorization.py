@@ -168,6 +168,13 @@ def test_study_enrollment_rules(fed: Fed) -> None:
     assert refused(api["pa@hq"].show_study, "nope").code == "STUDY_NOT_FOUND"
     err = refused(api["pa@hq"].register_study, "default", site_orgs=["hosp-a:a-1"])
     assert err.code == "INVALID_STUDY_NAME"
+    # study users: an org_admin manages those of a study whose sites are all of its org
+    assert api["oa@a"].add_study_user("onco", "lead@a")["users"] == ["lead@a", "oa@a"]
+    api["pa@hq"].add_study_site("onco", site_orgs=["hosp-b:b-3"])
+    err = refused(api["oa@a"].add_study_user, "onco", "lead@b")
+    assert err.code == "NOT_AUTHORIZED" and "hosp-b" in err.message
+    assert refused(api["lead@a"].add_study_user, "onco", "lead@b").code == "NOT_AUTHORIZED"
+    api["pa@hq"].remove_study_site("onco", site_orgs=["hosp-b:b-3"])
     removed = api["oa@a"].remove_study_site("onco", sites=["a-2", "a-9"])
     assert (removed["removed"], removed["not_enrolled"]) == (["a-2"], ["a-9"])
     api["oa@a"].remove_study("onco")

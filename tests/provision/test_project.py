@@ -112,5 +112,11 @@ def test_cli_provision_reports_defects_with_exit_code_4(tmp_path: Path) -> None:
     assert run.returncode == 4, run.stderr
     envelope = json.loads(run.stdout)
     assert envelope["error_code"] == "INVALID_REQUEST"
-    assert "users[0] (admin@nvidia-like-org.com): unknown org 'nowhere'" in envelope["message"]
+    assert "users[0] (admin@coordinator.org): unknown org 'nowhere'" in envelope["message"]
     assert not (tmp_path / "out").exists()
+
+
+def test_the_example_project_file_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "project.yml"
+    spec = load_project(example)
+    assert spec.name == "cancer_research" and spec.server.host == "fl.example.org"

@@ -200,10 +200,10 @@ server:
   name: server            # the server's kit folder and certificate name
   host: localhost         # the host name every kit dials; the server certificate names it
   port: 8443              # one port: sites (fleet API) and admins (admin API)
-  org: nvidia-like-org    # optional; defaults to the first organisation
+  org: coordinator    # optional; defaults to the first organisation
 
 orgs:
-  - name: nvidia-like-org
+  - name: coordinator
   - name: hospital-a
   - name: hospital-b
 
@@ -217,8 +217,8 @@ sites:
     org: hospital-b
 
 users:                    # roles: project_admin, org_admin, lead, member
-  - name: admin@nvidia-like-org.com
-    org: nvidia-like-org
+  - name: admin@coordinator.org
+    org: coordinator
     role: project_admin
   - name: admin@hospital-a.org
     org: hospital-a

@@ -66,16 +66,16 @@ async def remove_study_site(
 
 @router.post("/studies/{study}/users", response_model=StudyRecord)
 async def add_study_user(
-    study: str, req: StudyUserRequest, _: StudyUserManager, svc: Svc
+    study: str, req: StudyUserRequest, who: StudyUserManager, svc: Svc
 ) -> StudyRecord:
     """Add a user to the study."""
-    return svc.studies.set_user(study, req.user, enrolled=True)
+    return svc.studies.set_user(who, study, req.user, enrolled=True)
 
 
 @router.delete("/studies/{study}/users/{user}", response_model=StudyRecord)
-async def remove_study_user(study: str, user: str, _: StudyUserManager, svc: Svc) -> StudyRecord:
+async def remove_study_user(study: str, user: str, who: StudyUserManager, svc: Svc) -> StudyRecord:
     """Remove a user from the study."""
-    return svc.studies.set_user(study, user, enrolled=False)
+    return svc.studies.set_user(who, study, user, enrolled=False)
 
 
 @router.get("/audit", response_model=list[AuditRecord])

@@ -118,9 +118,13 @@ class StudyService:
         authorize(who, Action.MANAGE_STUDY, orgs={s.org for s in record.sites})
         return self.state.store.delete_study(study)
 
-    def set_user(self, study: str, user: str, *, enrolled: bool) -> StudyRecord:
-        """Add or remove a study user."""
+    def set_user(self, who: Identity, study: str, user: str, *, enrolled: bool) -> StudyRecord:
+        """Add or remove a study user. The server keeps no registry of users' orgs, so an
+        org_admin's "own org" scope is the study's: it may manage the users of a study whose
+        enrolled sites are all of its org."""
         self._named(study)
+        record = self.state.store.get_study(study)
+        authorize(who, Action.MANAGE_USERS, orgs={s.org for s in record.sites})
         return self.state.store.set_study_user(study, user, enrolled=enrolled)
 
     def show(self, study: str) -> StudyRecord:

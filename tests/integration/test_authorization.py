@@ -67,17 +67,9 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
 
     tmp = tmp_path_factory.mktemp("authz")
     project = {**PROJECT, "server": {**PROJECT["server"], "port": free_port()}}  # type: ignore[dict-item]
-    made = provision(parse_project(project), tmp / "provisioned")
-    layout = PocLayout(
-        workspace=tmp,
-        project_dir=made.project_dir,
-        prod_dir=made.prod_dir,
-        server_kit=made.server_kit,
-        site_kits=made.site_kits,
-        admin_kit=made.admin_kits["pa@hq"],
-        port=project["server"]["port"],  # type: ignore[index]
-        project="authz",
-    )
+    spec = parse_project(project)
+    made = provision(spec, tmp / "provisioned")
+    layout = PocLayout.of(tmp, spec, made, "pa@hq")
     federation = Federation(tmp, layout=layout)
     state = Fed(federation, made.admin_kits, tmp)
     try:

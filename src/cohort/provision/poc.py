@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cohort.errors import InvalidRequest
 from cohort.provision.ca import validate_name
-from cohort.provision.project import parse_project
-from cohort.provision.provisioner import provision
+from cohort.provision.project import ProjectSpec, parse_project
+from cohort.provision.provisioner import ProvisionResult, provision
 
 __all__ = ["POC_FILE", "POC_ORG", "PocLayout", "free_port", "load_poc", "prepare_poc"]
 
@@ -52,6 +52,21 @@ class PocLayout:
     port: int
     project: str = "example_project"
     host: str = "127.0.0.1"
+
+    @classmethod
+    def of(cls, workspace: Path, spec: ProjectSpec, made: ProvisionResult, admin: str) -> PocLayout:
+        """The layout of a provisioned project, with ``admin``'s kit as the POC's admin kit."""
+        return cls(
+            workspace=workspace,
+            project_dir=made.project_dir,
+            prod_dir=made.prod_dir,
+            server_kit=made.server_kit,
+            site_kits=made.site_kits,
+            admin_kit=made.admin_kits[admin],
+            port=spec.server.port,
+            project=spec.name,
+            host=spec.server.host,
+        )
 
     @property
     def ca_dir(self) -> Path:
@@ -146,18 +161,7 @@ def prepare_poc(
         },
         source="poc",
     )
-    made = provision(spec, workspace)
-    layout = PocLayout(
-        workspace=workspace,
-        project_dir=made.project_dir,
-        prod_dir=made.prod_dir,
-        server_kit=made.server_kit,
-        site_kits=made.site_kits,
-        admin_kit=made.admin_kits[admin],
-        port=chosen_port,
-        project=project,
-        host=host,
-    )
+    layout = PocLayout.of(workspace, spec, provision(spec, workspace), admin)
     _write_poc_file(layout)
     return layout
 

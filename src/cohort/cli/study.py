@@ -73,8 +73,12 @@ def _site_command(name: str, method: str, help_text: str) -> None:
         startup_kit: Path | None,
         fmt: str,
     ) -> None:
+        from cohort.admin.registry import sites_body
+
+        named = _sites(sites, site_orgs)
+        sites_body(**named)  # INVALID_ARGS before any connection
         with open_api(kit_id, startup_kit) as api:
-            data = getattr(api, method)(name, **_sites(sites, site_orgs))
+            data = getattr(api, method)(name, **named)
         emit(fmt, data, lambda: _print_study(data))
 
 

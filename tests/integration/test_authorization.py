@@ -194,6 +194,15 @@ def test_study_jobs_run_only_on_enrolled_sites(fed: Fed) -> None:
     record = api["lead@b"].wait_job(job_id, study="cancer", timeout=120)
     assert record.status == "FINISHED_OK", record.status_reason
     assert sorted(record.sites) == ["a-1", "a-2"]  # b-3 is connected but not enrolled
+    # b-3's certificate cannot reach into the job it was not dispatched to
+    b3 = load_kit(fed.fed.layout.site_kits["b-3"])
+    with httpx.Client(
+        base_url=fed.fed.layout.server_url, verify=client_ssl_context(b3), timeout=30
+    ) as http:
+        for path in (f"/fleet/v1/jobs/{job_id}/app", f"/fleet/v1/jobs/{job_id}/task?wait=0"):
+            reply = http.get(path)
+            assert reply.status_code == 403, path
+            assert "site b-3 is not part of job" in reply.json()["error"]["message"]
     err = refused(api["lead@b"].get_job, job_id)  # asked for in the default study
     assert err.code == "JOB_NOT_FOUND" and "--study" in err.hint
     shown = api["member@b"].show_study("cancer")

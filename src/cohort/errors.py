@@ -73,6 +73,7 @@ class ErrorCode(StrEnum):
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
     TASK_NOT_FOUND = "TASK_NOT_FOUND"
     SITE_NOT_FOUND = "SITE_NOT_FOUND"
+    STUDY_NOT_FOUND = "STUDY_NOT_FOUND"
     LOG_NOT_FOUND = "LOG_NOT_FOUND"
     RECIPE_NOT_FOUND = "RECIPE_NOT_FOUND"
     CLIENT_NOT_REGISTERED = "CLIENT_NOT_REGISTERED"
@@ -242,6 +243,7 @@ _TABLE: dict[ErrorCode, CodeSpec] = {
     _C.JOB_NOT_FOUND: CodeSpec(404, 4, NotFound),
     _C.TASK_NOT_FOUND: CodeSpec(404, 4, NotFound),
     _C.SITE_NOT_FOUND: CodeSpec(404, 4, NotFound),
+    _C.STUDY_NOT_FOUND: CodeSpec(404, 4, NotFound),
     _C.LOG_NOT_FOUND: CodeSpec(404, 4, NotFound),
     _C.RECIPE_NOT_FOUND: CodeSpec(0, 4, NotFound),
     _C.CLIENT_NOT_REGISTERED: CodeSpec(404, 4, NotFound),

@@ -75,9 +75,11 @@ class Federation:
         heartbeat_interval: float = 0.5,
         site_dead_after: float = 3.0,
         job_log_streaming: bool = True,
+        layout: PocLayout | None = None,
     ) -> None:
         self.tmp = tmp
-        self.layout: PocLayout = prepare_poc(tmp / "poc", n_sites)
+        # A layout from `provision` (a multi-org project) or, by default, a fresh POC.
+        self.layout: PocLayout = layout or prepare_poc(tmp / "poc", n_sites)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.heartbeat_interval = heartbeat_interval
         self.site_dead_after = site_dead_after

@@ -46,6 +46,7 @@ def test_site_kit_layout(site_kit: Kit, tmp_path: Path) -> None:
         "kit.json",
         "rootCA.pem",
         "start.sh",
+        "stop.sh",
     ]
     assert (site_kit.cert, site_kit.key, site_kit.ca) == (
         startup / "cert.pem",
@@ -64,16 +65,13 @@ def test_start_script_is_executable_and_starts_the_site(site_kit: Kit) -> None:
     assert os.access(script, os.X_OK)
     text = script.read_text()
     assert text.startswith("#!/bin/sh\n")
-    assert 'exec cohort site start --kit "$(dirname "$0")/.."' in text
+    assert 'exec cohort site start --kit "$kit" --workspace "$kit/workspace"' in text
 
 
 def test_server_kit_start_script_and_san(ca: CertificateAuthority, tmp_path: Path) -> None:
     config = _config(kind="server", name="server", role="server", server_host="fl.example.org")
     kit = create_kit(ca, tmp_path, config)
-    assert (
-        'exec cohort server start --kit "$(dirname "$0")/.."'
-        in (kit.dir / "startup" / "start.sh").read_text()
-    )
+    assert 'exec cohort server start --kit "$kit"' in (kit.dir / "startup" / "start.sh").read_text()
     cert = x509.load_pem_x509_certificate(kit.cert.read_bytes())
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "fl.example.org" in sans.get_values_for_type(x509.DNSName)

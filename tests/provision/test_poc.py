@@ -25,6 +25,7 @@ def test_layout(poc: PocLayout, tmp_path: Path) -> None:
     assert poc.admin_kit == poc.prod_dir / "admin@cohort.local"
     assert sorted(p.name for p in poc.prod_dir.iterdir()) == [
         "admin@cohort.local",
+        "project.yml",  # the project file the POC was provisioned from
         "server",
         "site-1",
         "site-2",

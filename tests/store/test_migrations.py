@@ -19,7 +19,17 @@ from cohort.store.migrate import MIGRATIONS_DIR, alembic_config, upgrade, upgrad
 from cohort.store.sql_engine import make_engine
 from cohort.store.sql_tables import metadata
 
-EXPECTED_TABLES = {"jobs", "sites", "rounds", "tasks", "updates"}
+EXPECTED_TABLES = {
+    "jobs",
+    "sites",
+    "rounds",
+    "tasks",
+    "updates",
+    "studies",
+    "study_sites",
+    "study_users",
+    "audit_log",
+}
 
 
 def schema_diffs(engine: sa.Engine) -> list[object]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from cohort.admin.registry import RegistryCalls
 from cohort.errors import ErrorCode, Timeout
 from cohort.httpclient import check_response, connection_error, kit_client
 from cohort.jobfolder import zip_job_folder
@@ -47,7 +48,7 @@ def pack_job(job: Path | bytes) -> bytes:
     return zip_job_folder(job)
 
 
-class AdminAPI:
+class AdminAPI(RegistryCalls):
     """Calls ``/admin/v1`` with an admin startup kit. Errors raise :class:`CohortError`."""
 
     def __init__(self, kit: Kit, timeout: float = 30.0) -> None:

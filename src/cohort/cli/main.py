@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import click
 
+from cohort.cli.audit import audit
 from cohort.cli.config import config
 from cohort.cli.job import job
 from cohort.cli.poc import poc
 from cohort.cli.processes import server, site
+from cohort.cli.provision import provision
 from cohort.cli.recipe import recipe
 from cohort.cli.simulate import simulate
+from cohort.cli.site_admin import disable, enable
+from cohort.cli.study import study
 
 __all__ = ["cli", "main"]
 
@@ -24,9 +28,14 @@ cli.add_command(job)
 cli.add_command(recipe)
 cli.add_command(config)
 cli.add_command(poc)
+cli.add_command(provision)
 cli.add_command(server)
 cli.add_command(site)
+site.add_command(enable)
+site.add_command(disable)
 cli.add_command(simulate)
+cli.add_command(study)
+cli.add_command(audit)
 
 
 def main() -> None:

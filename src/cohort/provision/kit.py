@@ -8,6 +8,7 @@ Layout of one kit (``<prod_dir>/<name>/``)::
         rootCA.pem    the project root CA, to verify the other side
         kit.json      a KitConfig: who this is and where the server listens
         start.sh      server and site kits: starts the process with this kit
+        stop.sh       server and site kits: stops the process start.sh started
     local/            site-local settings, never overwritten by Cohort
     transfer/         admin kits only: where job folders are staged and results land
     README.txt        what the kit is and how to use it
@@ -188,17 +189,34 @@ def create_kit(
     (startup / "rootCA.pem").write_bytes(ca.cert_pem)
     (startup / KIT_FILE).write_text(json.dumps(config.model_dump(), indent=2) + "\n")
     if config.kind != "admin":
-        start = startup / "start.sh"
-        start.write_text(_START_SH.format(kind=config.kind))
-        start.chmod(0o755)
+        for script, text in (("start.sh", _START_SH), ("stop.sh", _STOP_SH)):
+            path = startup / script
+            path.write_text(text.format(kind=config.kind))
+            path.chmod(0o755)
     (kit_dir / "README.txt").write_text(_readme(config))
     return load_kit(kit_dir)
 
 
 _START_SH: Final = """\
 #!/bin/sh
-# Start the Cohort {kind} with this startup kit (the folder above this script).
-exec cohort {kind} start --kit "$(dirname "$0")/.." "$@"
+# Start the Cohort {kind} with this startup kit (the folder above this script), in the
+# foreground. Its workspace is ../workspace unless --workspace is passed. exec keeps this
+# shell's pid, so the pid written to local/{kind}.pid is the {kind}'s own (stop.sh reads it).
+kit="$(cd "$(dirname "$0")/.." && pwd)"
+echo $$ > "$kit/local/{kind}.pid"
+exec cohort {kind} start --kit "$kit" --workspace "$kit/workspace" "$@"
+"""
+
+_STOP_SH: Final = """\
+#!/bin/sh
+# Stop the Cohort {kind} that start.sh started (SIGTERM: it finishes cleanly).
+kit="$(cd "$(dirname "$0")/.." && pwd)"
+pidfile="$kit/local/{kind}.pid"
+if [ ! -f "$pidfile" ]; then
+    echo "no $pidfile: the {kind} was not started with start.sh" >&2
+    exit 1
+fi
+kill -TERM "$(cat "$pidfile")" && rm -f "$pidfile"
 """
 
 
@@ -212,10 +230,10 @@ def _readme(config: KitConfig) -> str:
         "kit.json. Do not edit these files; provision a new kit instead.\n\n"
     )
     if config.kind == "server":
-        body = "Start the server:   sh startup/start.sh\n"
+        body = "Start the server:   sh startup/start.sh      stop it: sh startup/stop.sh\n"
     elif config.kind == "site":
         body = (
-            "Start the site agent:   sh startup/start.sh\n"
+            "Start the site agent:   sh startup/start.sh      stop it: sh startup/stop.sh\n"
             "It dials out to the server over mutual TLS; no inbound port is needed.\n"
             "Put site-local settings in local/.\n"
         )

@@ -25,14 +25,14 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cohort.errors import InvalidRequest
-from cohort.provision.ca import CertificateAuthority, validate_name
-from cohort.provision.kit import KitConfig, create_kit
+from cohort.provision.ca import validate_name
+from cohort.provision.project import ProjectSpec, parse_project
+from cohort.provision.provisioner import ProvisionResult, provision
 
 __all__ = ["POC_FILE", "POC_ORG", "PocLayout", "free_port", "load_poc", "prepare_poc"]
 
 POC_FILE: Final = "poc.json"
 POC_ORG: Final = "cohort"
-_PROD_DIR: Final = "prod_00"
 _HOST_RE: Final = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
@@ -52,6 +52,21 @@ class PocLayout:
     port: int
     project: str = "example_project"
     host: str = "127.0.0.1"
+
+    @classmethod
+    def of(cls, workspace: Path, spec: ProjectSpec, made: ProvisionResult, admin: str) -> PocLayout:
+        """The layout of a provisioned project, with ``admin``'s kit as the POC's admin kit."""
+        return cls(
+            workspace=workspace,
+            project_dir=made.project_dir,
+            prod_dir=made.prod_dir,
+            server_kit=made.server_kit,
+            site_kits=made.site_kits,
+            admin_kit=made.admin_kits[admin],
+            port=spec.server.port,
+            project=spec.name,
+            host=spec.server.host,
+        )
 
     @property
     def ca_dir(self) -> Path:
@@ -135,38 +150,18 @@ def prepare_poc(
     _clear_workspace(workspace, project, force=force)
     chosen_port = port if port is not None else free_port()
 
-    project_dir = workspace / project
-    prod_dir = project_dir / _PROD_DIR
-    ca_dir = project_dir / "ca"
-    ca = CertificateAuthority.create(project)
-    ca.save(ca_dir)
-    prod_dir.mkdir(parents=True)
-
-    def kit(kind: str, name: str, role: str) -> Path:
-        config = KitConfig.model_validate(
-            {
-                "kind": kind,
-                "name": name,
-                "org": POC_ORG,
-                "role": role,
-                "project": project,
-                "server_host": host,
-                "server_port": chosen_port,
-            }
-        )
-        return create_kit(ca, prod_dir, config).dir
-
-    layout = PocLayout(
-        workspace=workspace,
-        project_dir=project_dir,
-        prod_dir=prod_dir,
-        server_kit=kit("server", "server", "server"),
-        site_kits={f"site-{i}": kit("site", f"site-{i}", "site") for i in range(1, n_sites + 1)},
-        admin_kit=kit("admin", admin, "project_admin"),
-        port=chosen_port,
-        project=project,
-        host=host,
+    # The same code path as `cohort provision`: a POC is a project file made up on the spot.
+    spec = parse_project(
+        {
+            "name": project,
+            "server": {"name": "server", "host": host, "port": chosen_port},
+            "orgs": [{"name": POC_ORG}],
+            "sites": [{"name": f"site-{i}", "org": POC_ORG} for i in range(1, n_sites + 1)],
+            "users": [{"name": admin, "org": POC_ORG, "role": "project_admin"}],
+        },
+        source="poc",
     )
+    layout = PocLayout.of(workspace, spec, provision(spec, workspace), admin)
     _write_poc_file(layout)
     return layout
 

@@ -10,6 +10,7 @@ __all__ = [
     "LOG_STREAM_HEADER",
     "LOG_STREAM_OFF",
     "SITES_HEADER",
+    "SUBMITTER_HEADER",
     "TASK_HEADER",
     "HeartbeatReply",
     "HeartbeatRequest",
@@ -28,6 +29,10 @@ SITES_HEADER = "X-Cohort-Job-Sites"
 #: ("log.txt" or "log.json"), or :data:`LOG_STREAM_OFF` (see server/services/logstore.py).
 LOG_STREAM_HEADER = "X-Cohort-Log-Stream"
 LOG_STREAM_OFF = "off"
+
+#: HTTP response header of the job app download: the submitter as "name,org,role", for the
+#: site's own policy (cohort.site.policy).
+SUBMITTER_HEADER = "X-Cohort-Job-Submitter"
 
 
 class HeartbeatRequest(BaseModel):

@@ -38,6 +38,8 @@ class JobRecord(BaseModel):
     name: str
     study: str = "default"
     submitter: str
+    submitter_org: str = Field(default="", description="The submitter's org (certificate O).")
+    submitter_role: str = Field(default="", description="The submitter's role (certificate OU).")
     status: JobStatus
     meta: dict[str, Any] = Field(description="The job's meta.json as submitted.")
     job_sha256: str = Field(description="Checksum of the stored job folder archive.")

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from cohort.server.api import admin, fleet, internal, observe
+from cohort.server.api import admin, fleet, internal, observe, sites, studies
 from cohort.server.api.deps import Services
 from cohort.server.api.errors import install_error_handlers
 from cohort.server.config import ServerConfig
@@ -50,6 +50,8 @@ def create_app(config: ServerConfig, server_url: str) -> FastAPI:
     install_error_handlers(app)
     app.include_router(admin.router)
     app.include_router(observe.router)
+    app.include_router(studies.router)
+    app.include_router(sites.router)
     app.include_router(fleet.router)
     app.include_router(internal.router)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from cohort.schemas.records import JobRecord
+from cohort.errors import NotFound
+from cohort.schemas.admin import DEFAULT_STUDY
+from cohort.schemas.records import JobRecord, SiteRecord
 from cohort.server.notify import JOBS_KEY, job_key, tasks_key
 from cohort.server.services.fleet import record_site_error
 from cohort.server.services.jobs import settle_ended_job
@@ -42,8 +44,14 @@ class Scheduler:
         waiting = store.list_jobs(JobFilter(statuses=[JobStatus.SUBMITTED]))
         if not waiting:
             return
-        connected = {s.name for s in self.state.connected_sites()}
+        online = self.state.connected_sites()
         for job in waiting:
+            connected = {s.name for s in online}
+            where = ""
+            enrolled = _study_sites(self.state, job.study, online)
+            if enrolled is not None:
+                connected &= enrolled
+                where = f" of study {job.study}"
             named = job.meta.get("deploy_map", {})
             wanted = _named_sites(named)
             eligible = sorted(connected if not wanted else connected & wanted)
@@ -51,7 +59,7 @@ class Scheduler:
             if len(eligible) >= min_clients:
                 await self._dispatch(job, eligible)
                 continue
-            reason = f"waiting for {min_clients} sites, {len(eligible)} connected"
+            reason = f"waiting for {min_clients} sites{where}, {len(eligible)} connected"
             timeout = float(job.meta.get("scheduling_timeout", 300.0))
             if now - job.submit_time > timeout:
                 ended = store.set_job_status(
@@ -126,6 +134,19 @@ class Scheduler:
                         changed = True
             if changed:
                 self.state.notifier.notify(tasks_key(job.job_id))
+
+
+def _study_sites(state: ServerState, study: str, online: list[SiteRecord]) -> set[str] | None:
+    """The connected sites enrolled in a registered ``study`` for the org their certificate
+    names; None for a study outside the registry (``default`` or a plain namespace), which
+    may run anywhere."""
+    if study == DEFAULT_STUDY:
+        return None
+    try:
+        enrolled = {(s.site, s.org) for s in state.store.get_study(study).sites}
+    except NotFound:
+        return None
+    return {s.name for s in online if (s.name, s.org) in enrolled}
 
 
 def _named_sites(deploy_map: dict[str, list[str]]) -> set[str]:

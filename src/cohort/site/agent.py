@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from cohort.errors import CohortError
+from cohort.errors import CohortError, NotAuthorized
 from cohort.httpclient import check_response, kit_client
 from cohort.proc import kill_group
 from cohort.provision.kit import Kit, load_kit
@@ -57,14 +57,23 @@ class SiteAgent:
         # Retry fast at first (the server may be starting at the same moment), then back off.
         backoff = _FIRST_RETRY
         connected = False
+        refused = ""
         while not self.stop_event.is_set():
             try:
                 reply = self.heartbeat()
                 if not connected:
                     log.info("site %s: connected", self.kit.config.name)
+                refused = ""
                 connected, backoff = True, _FIRST_RETRY
                 self.interval = reply.heartbeat_interval
                 self._apply(reply)
+            except NotAuthorized as exc:
+                # Refused by the server (disabled, wrong role): say so once, keep retrying.
+                if refused != exc.message:
+                    log.error("site %s: the server refuses this site: %s %s",
+                              self.kit.config.name, exc.message, exc.hint)  # fmt: skip
+                    refused = exc.message
+                connected = False
             except (httpx.HTTPError, CohortError) as exc:
                 if connected:
                     log.warning(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -22,13 +23,15 @@ from cohort.jobfolder import CLIENT_CONFIG, extract_job_zip
 from cohort.logconfig import ENV_LOG_CONFIG_FILE
 from cohort.proc import die_with_parent, kill_group
 from cohort.provision.kit import Kit
-from cohort.schemas.fleet import LOG_STREAM_HEADER, LOG_STREAM_OFF, SITES_HEADER
+from cohort.schemas.fleet import LOG_STREAM_HEADER, LOG_STREAM_OFF, SITES_HEADER, SUBMITTER_HEADER
 from cohort.schemas.job import ClientAppConfig, JobMeta
+from cohort.site.policy import check_job
 
 __all__ = ["JobRunner"]
 
 _TAIL_LINES = 40
 _LOG_FLUSH_SECONDS = 0.5
+log = logging.getLogger("cohort.site.runner")
 
 
 class JobRunner(threading.Thread):
@@ -66,6 +69,12 @@ class JobRunner(threading.Thread):
         app = meta.client_app_for(self.kit.config.name)
         if app is None:
             self._report(f"job deploys no app to site {self.kit.config.name}", None)
+            return
+        submitter, _, role = ([*response.headers.get(SUBMITTER_HEADER, "").split(","), "", ""])[:3]
+        refusal = check_job(self.kit.local_dir, app_root / app, submitter, role)
+        if refusal is not None:
+            log.warning("job %s refused by this site's policy: %s", self.job_id, refusal)
+            self._report(f"refused by the site's policy: {refusal}", None)
             return
         config = ClientAppConfig.model_validate_json((app_root / app / CLIENT_CONFIG).read_text())
         env = {

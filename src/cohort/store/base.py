@@ -18,6 +18,7 @@ from cohort.schemas.records import (
     UpdateRecord,
 )
 from cohort.states import JobStatus, TaskStatus
+from cohort.store.studies import AuditLog, StudyRegistry
 
 __all__ = ["JobFilter", "StateStore"]
 
@@ -43,7 +44,7 @@ class JobFilter:
         self.reverse = reverse
 
 
-class StateStore(abc.ABC):
+class StateStore(StudyRegistry, AuditLog, abc.ABC):
     """Durable state of the federation. Every method is a single transaction.
 
     Times are POSIX seconds (float). Unknown ids raise :class:`cohort.errors.NotFound` with the
@@ -62,6 +63,8 @@ class StateStore(abc.ABC):
         meta: dict[str, Any],
         job_sha256: str,
         submit_time: float,
+        submitter_org: str = "",
+        submitter_role: str = "",
     ) -> JobRecord:
         """Insert a job in SUBMITTED with version 1.
 
@@ -136,6 +139,8 @@ class StateStore(abc.ABC):
         submit_time: float,
         token: str,
         content_sha256: str,
+        submitter_org: str = "",
+        submitter_role: str = "",
     ) -> tuple[JobRecord, bool]:
         """Create a job and its submit-token record atomically, or resolve an earlier submit.
 

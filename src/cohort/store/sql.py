@@ -38,6 +38,7 @@ from cohort.store import sql_tokens
 from cohort.store.base import JobFilter, StateStore
 from cohort.store.migrate import upgrade_engine
 from cohort.store.sql_engine import IMMEDIATE, make_engine
+from cohort.store.sql_studies import SQLStudiesMixin
 from cohort.store.sql_tables import jobs, rounds, sites, tasks, updates
 from cohort.store.tokens import resolve_token
 
@@ -83,7 +84,7 @@ def _site_not_found(name: str) -> NotFound:
     return NotFound(f"site {name!r} not found", ErrorCode.SITE_NOT_FOUND, details={"site": name})
 
 
-class SQLStore(StateStore):
+class SQLStore(SQLStudiesMixin, StateStore):
     """A :class:`StateStore` on a SQL database.
 
     Args:
@@ -204,6 +205,8 @@ class SQLStore(StateStore):
         meta: dict[str, Any],
         job_sha256: str,
         submit_time: float,
+        submitter_org: str = "",
+        submitter_role: str = "",
     ) -> JobRecord:
         """Insert a job in SUBMITTED with version 1; Conflict(CONFLICT) if the id exists."""
         fields = {
@@ -214,6 +217,8 @@ class SQLStore(StateStore):
             "meta": meta,
             "job_sha256": job_sha256,
             "submit_time": submit_time,
+            "submitter_org": submitter_org,
+            "submitter_role": submitter_role,
         }
         return self._write_retrying(lambda conn: self._insert_job(conn, **fields))
 
@@ -229,6 +234,8 @@ class SQLStore(StateStore):
         submit_time: float,
         token: str,
         content_sha256: str,
+        submitter_org: str = "",
+        submitter_role: str = "",
     ) -> tuple[JobRecord, bool]:
         """Create the job and its token record in one transaction, or resolve the token.
 
@@ -250,6 +257,8 @@ class SQLStore(StateStore):
                 meta=meta,
                 job_sha256=job_sha256,
                 submit_time=submit_time,
+                submitter_org=submitter_org,
+                submitter_role=submitter_role,
             )
             sql_tokens.insert_token(
                 conn,

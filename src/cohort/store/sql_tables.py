@@ -9,7 +9,19 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["jobs", "metadata", "rounds", "sites", "submit_tokens", "tasks", "updates"]
+__all__ = [
+    "audit_log",
+    "jobs",
+    "metadata",
+    "rounds",
+    "sites",
+    "studies",
+    "study_sites",
+    "study_users",
+    "submit_tokens",
+    "tasks",
+    "updates",
+]
 
 # Named constraints: Alembic batch mode on SQLite can only alter constraints that have names,
 # and stable names keep PostgreSQL and SQLite schemas comparable.
@@ -39,6 +51,10 @@ jobs = sa.Table(
     sa.Column("name", sa.String(), nullable=False),
     sa.Column("study", sa.String(), nullable=False),
     sa.Column("submitter", sa.String(), nullable=False),
+    # The submitter's org and role from its certificate (migration 0003): a site's policy may
+    # refuse jobs from given roles.
+    sa.Column("submitter_org", sa.String(), nullable=False, server_default=""),
+    sa.Column("submitter_role", sa.String(), nullable=False, server_default=""),
     sa.Column("status", sa.String(), nullable=False),
     sa.Column("meta", sa.JSON(), nullable=False),
     sa.Column("job_sha256", sa.String(), nullable=False),
@@ -130,4 +146,51 @@ submit_tokens = sa.Table(
     sa.Column("deleted_time", _Time(), nullable=True),
     # delete_job marks the records of one job.
     sa.Index(None, "job_id"),
+)
+
+# Studies (migration 0003): a named group of enrolled sites and admin users. Jobs of a study
+# are dispatched only to its sites.
+studies = sa.Table(
+    "studies",
+    metadata,
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("created_by", sa.String(), nullable=False),
+    sa.Column("created", _Time(), nullable=False),
+)
+
+
+def _study_fk() -> sa.ForeignKey:
+    """A reference to ``studies.name`` that goes away with its study."""
+    return sa.ForeignKey("studies.name", ondelete="CASCADE")
+
+
+study_sites = sa.Table(
+    "study_sites",
+    metadata,
+    sa.Column("study", sa.String(), _study_fk(), primary_key=True),
+    sa.Column("site", sa.String(), primary_key=True),
+    sa.Column("org", sa.String(), nullable=False),
+)
+
+study_users = sa.Table(
+    "study_users",
+    metadata,
+    sa.Column("study", sa.String(), _study_fk(), primary_key=True),
+    sa.Column("user", sa.String(), primary_key=True),
+)
+
+# Who did what, when, with what outcome (migration 0003). Append-only.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("time", _Time(), nullable=False),
+    sa.Column("user", sa.String(), nullable=False),
+    sa.Column("org", sa.String(), nullable=False),
+    sa.Column("role", sa.String(), nullable=False),
+    sa.Column("action", sa.String(), nullable=False),
+    sa.Column("target", sa.String(), nullable=False),
+    sa.Column("outcome", sa.String(), nullable=False),
+    sa.Column("detail", sa.Text(), nullable=False),
+    sa.Index(None, "time"),
 )

@@ -15,16 +15,14 @@ from pydantic import BaseModel
 from cohort.errors import ErrorCode, PayloadTooLarge
 from cohort.schemas.admin import DEFAULT_STUDY, CloneReply, DeleteReply, SubmitReply
 from cohort.schemas.records import JobRecord, RoundRecord, SiteRecord
-from cohort.server.api.auth import admin_identity
 from cohort.server.api.deps import Services, services
+from cohort.server.api.guard import JobManager, Submitter, Viewer
 from cohort.states import JobStatus
 from cohort.store import JobFilter
-from cohort.tls import Identity
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])
-Admin = Annotated[Identity, Depends(admin_identity)]
 Svc = Annotated[Services, Depends(services)]
 Study = Annotated[str, Query(max_length=64, description="The study the job belongs to.")]
 
@@ -48,7 +46,7 @@ class SystemInfo(BaseModel):
 @router.post("/jobs", response_model=SubmitReply, status_code=201)
 async def submit_job(
     request: Request,
-    who: Admin,
+    who: Submitter,
     svc: Svc,
     study: Study = DEFAULT_STUDY,
     submit_token: Annotated[str | None, Query(max_length=128)] = None,
@@ -71,7 +69,7 @@ async def submit_job(
 
 @router.get("/jobs", response_model=list[JobRecord])
 async def list_jobs(
-    who: Admin,
+    who: Viewer,
     svc: Svc,
     study: str | None = None,
     submit_token: Annotated[str | None, Query(max_length=128)] = None,
@@ -102,7 +100,7 @@ async def list_jobs(
 @router.get("/jobs/{job_id}", response_model=JobRecord)
 async def get_job(
     job_id: str,
-    _: Admin,
+    _: Viewer,
     svc: Svc,
     study: Study = DEFAULT_STUDY,
     since_version: Annotated[int, Query(ge=0)] = 0,
@@ -116,41 +114,47 @@ async def get_job(
 
 @router.get("/jobs/{job_id}/rounds", response_model=list[RoundRecord])
 async def job_rounds(
-    job_id: str, _: Admin, svc: Svc, study: Study = DEFAULT_STUDY
+    job_id: str, _: Viewer, svc: Svc, study: Study = DEFAULT_STUDY
 ) -> list[RoundRecord]:
     """The job's model trail: one global model per round, with its metrics."""
     return svc.jobs.rounds(job_id, study)
 
 
 @router.post("/jobs/{job_id}/abort", response_model=JobRecord)
-async def abort_job(job_id: str, who: Admin, svc: Svc, study: Study = DEFAULT_STUDY) -> JobRecord:
+async def abort_job(
+    job_id: str, who: JobManager, svc: Svc, study: Study = DEFAULT_STUDY
+) -> JobRecord:
     """Abort a job (no effect once it has ended)."""
     return await svc.jobs.abort(job_id, reason=f"aborted by {who.name}", study=study)
 
 
 @router.delete("/jobs/{job_id}", response_model=DeleteReply)
 async def delete_job(
-    job_id: str, who: Admin, svc: Svc, study: Study = DEFAULT_STUDY
+    job_id: str, who: JobManager, svc: Svc, study: Study = DEFAULT_STUDY
 ) -> DeleteReply:
     """Delete a job (aborting it first if it runs), on the server and on every site."""
     return await svc.jobs.delete(who, job_id, study)
 
 
 @router.post("/jobs/{job_id}/clone", response_model=CloneReply, status_code=201)
-async def clone_job(job_id: str, who: Admin, svc: Svc, study: Study = DEFAULT_STUDY) -> CloneReply:
+async def clone_job(
+    job_id: str, who: Submitter, svc: Svc, study: Study = DEFAULT_STUDY
+) -> CloneReply:
     """Submit a job's stored archive again as a new job in the same study."""
     return svc.jobs.clone(who, job_id, study)
 
 
 @router.get("/jobs/{job_id}/result")
-async def job_result(job_id: str, _: Admin, svc: Svc, study: Study = DEFAULT_STUDY) -> FileResponse:
+async def job_result(
+    job_id: str, _: Viewer, svc: Svc, study: Study = DEFAULT_STUDY
+) -> FileResponse:
     """The job's result archive (JOB_NOT_DONE until the job has ended)."""
     path = await svc.jobs.result_archive(job_id, study)
     return FileResponse(path, media_type="application/zip", filename=f"{job_id}.zip")
 
 
 @router.get("/system", response_model=SystemInfo)
-async def system_info(_: Admin, svc: Svc) -> SystemInfo:
+async def system_info(_: Viewer, svc: Svc) -> SystemInfo:
     """Server status, sites with their connection state, running jobs."""
     state = svc.state
     now = state.clock()

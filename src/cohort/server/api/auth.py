@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from cohort.errors import AuthenticationFailed, NotAuthorized
+from cohort.errors import AuthenticationFailed, NotAuthorized, NotFound
 from cohort.tls import Identity, peer_identity
 
 __all__ = ["ADMIN_ROLES", "admin_identity", "server_identity", "site_identity"]
@@ -23,10 +23,20 @@ def _identity(request: Request) -> Identity:
 
 
 def site_identity(request: Request) -> Identity:
-    """Dependency for fleet routes: only site certificates."""
+    """Dependency for fleet routes: only site certificates, and not of a disabled site."""
     identity = _identity(request)
     if identity.role != "site":
         raise NotAuthorized(f"{identity.name} ({identity.role}) is not a site")
+    try:
+        site = request.app.state.services.state.store.get_site(identity.name)
+    except NotFound:  # first contact: the heartbeat records it
+        return identity
+    if not site.enabled:
+        raise NotAuthorized(
+            f"site {identity.name} is disabled by an admin; the server refuses its certificate",
+            hint=f"An admin can enable it again: cohort site enable {identity.name}",
+            details={"site": identity.name, "rule": "disabled sites may not connect"},
+        )
     return identity
 
 

@@ -12,6 +12,7 @@ from cohort.schemas.fleet import (
     LOG_STREAM_HEADER,
     LOG_STREAM_OFF,
     SITES_HEADER,
+    SUBMITTER_HEADER,
     TASK_HEADER,
     HeartbeatReply,
     HeartbeatRequest,
@@ -48,7 +49,12 @@ async def job_app(job_id: str, site: Site, svc: Svc) -> FileResponse:
     job = svc.fleet.job_for_site(site, job_id)
     path = svc.state.artifacts.path(f"{job_dir(job_id)}/job.zip")
     plan = stream_plan(svc.state, job, site.name)
-    headers = {SITES_HEADER: ",".join(job.sites), LOG_STREAM_HEADER: plan.file or LOG_STREAM_OFF}
+    submitter = f"{job.submitter},{job.submitter_org},{job.submitter_role}"
+    headers = {
+        SITES_HEADER: ",".join(job.sites),
+        LOG_STREAM_HEADER: plan.file or LOG_STREAM_OFF,
+        SUBMITTER_HEADER: submitter,
+    }
     return FileResponse(path, media_type="application/zip", headers=headers)
 
 

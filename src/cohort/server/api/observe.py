@@ -8,14 +8,12 @@ from fastapi import APIRouter, Depends, Query
 
 from cohort.schemas.admin import DEFAULT_STUDY, JobLogs, JobStats, LogConfigReply, LogConfigRequest
 from cohort.schemas.job import LogFileName
-from cohort.server.api.auth import admin_identity
 from cohort.server.api.deps import Services, services
-from cohort.tls import Identity
+from cohort.server.api.guard import JobManager, Viewer
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/admin/v1/jobs/{job_id}", tags=["admin"])
-Admin = Annotated[Identity, Depends(admin_identity)]
 Svc = Annotated[Services, Depends(services)]
 Study = Annotated[str, Query(max_length=64, description="The study the job belongs to.")]
 Site = Annotated[str, Query(max_length=128, description='"server", "all", or a site name.')]
@@ -24,7 +22,7 @@ Site = Annotated[str, Query(max_length=128, description='"server", "all", or a s
 @router.get("/logs", response_model=JobLogs)
 async def job_logs(
     job_id: str,
-    _: Admin,
+    _: Viewer,
     svc: Svc,
     study: Study = DEFAULT_STUDY,
     site: Site = "server",
@@ -37,7 +35,7 @@ async def job_logs(
 
 @router.get("/stats", response_model=JobStats)
 async def job_stats(
-    job_id: str, _: Admin, svc: Svc, study: Study = DEFAULT_STUDY, site: Site = "all"
+    job_id: str, _: Viewer, svc: Svc, study: Study = DEFAULT_STUDY, site: Site = "all"
 ) -> JobStats:
     """Round, status, per-site task counts and updates received, from the store."""
     return svc.observe.stats(job_id, study, site)
@@ -45,7 +43,7 @@ async def job_stats(
 
 @router.post("/log-config", response_model=LogConfigReply)
 async def job_log_config(
-    job_id: str, req: LogConfigRequest, _: Admin, svc: Svc, study: Study = DEFAULT_STUDY
+    job_id: str, req: LogConfigRequest, _: JobManager, svc: Svc, study: Study = DEFAULT_STUDY
 ) -> LogConfigReply:
     """Change the log level or mode of a running job's processes (server and/or sites)."""
     return svc.observe.set_log_config(job_id, study, req.setting, req.site)

@@ -110,6 +110,8 @@ class JobService:
                 "name": folder.meta.name,
                 "study": study,
                 "submitter": who.name,
+                "submitter_org": who.org,
+                "submitter_role": who.role,
                 "meta": folder.meta.model_dump(mode="json"),
                 "job_sha256": sha,
                 "submit_time": self.state.clock(),

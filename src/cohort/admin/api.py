@@ -70,6 +70,11 @@ class AdminAPI:
         except httpx.TransportError as exc:
             raise connection_error(self.kit.server_url, exc) from exc
 
+    def call(self, method: str, url: str, **kwargs: Any) -> Any:
+        """Any ``/admin/v1`` route: its decoded JSON answer (None for an empty one)."""
+        response = self._request(method, url, **kwargs)
+        return response.json() if response.content else None
+
     # -- submit -------------------------------------------------------------------------------
     def submit(
         self,

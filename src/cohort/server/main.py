@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 import uvicorn
 
@@ -36,4 +38,18 @@ def run_server(config: ServerConfig) -> None:
         timeout_keep_alive=75,
         **server_ssl_kwargs(kit),
     )
-    uvicorn.Server(uv_config).run()
+    server = uvicorn.Server(uv_config)
+    restart = False
+
+    def stop(again: bool) -> None:
+        # Called on the event loop (the session API's shutdown/restart): uvicorn then stops
+        # accepting, ends the lifespan (job processes stopped, store closed) and returns.
+        nonlocal restart
+        restart = restart or again
+        server.should_exit = True
+
+    app.state.services.state.stop_server = stop
+    server.run()
+    if restart:  # the same command line again, in this process: same pid, fresh state
+        logging.getLogger("cohort.server").info("restarting the server")
+        os.execv(sys.executable, sys.orig_argv)  # noqa: S606 - our own argv, no shell

@@ -17,7 +17,8 @@ from cohort.errors import CohortError
 from cohort.httpclient import check_response, kit_client
 from cohort.proc import kill_group
 from cohort.provision.kit import Kit, load_kit
-from cohort.schemas.fleet import HeartbeatReply, HeartbeatRequest, LogSetting
+from cohort.schemas.fleet import HeartbeatReply, HeartbeatRequest, LogSetting, SiteCommand
+from cohort.site.commands import execute
 from cohort.site.runner import JobRunner
 
 __all__ = ["SiteAgent"]
@@ -86,6 +87,11 @@ class SiteAgent:
         return HeartbeatReply.model_validate(response.json())
 
     def _apply(self, reply: HeartbeatReply) -> None:
+        if reply.shutdown:  # shutdown_system: leave the loop, stopping every job
+            log.info("site %s: the server asked the system to shut down", self.kit.config.name)
+            self.stop_event.set()
+        for command in reply.commands:
+            threading.Thread(target=self._answer, args=(command,), daemon=True).start()
         for job_id in reply.delete_jobs:
             self._delete(job_id)
         for job_id, setting in reply.log_config.items():
@@ -101,6 +107,16 @@ class SiteAgent:
                 runner = JobRunner(job_id, self.kit, self.http, self.workspace)
                 self.runners[job_id] = runner
                 runner.start()
+
+    def _answer(self, command: SiteCommand) -> None:
+        """Run an admin command relayed by the server and post its result back."""
+        result = execute(self.workspace, command.name, command.args)
+        try:
+            self.http.post(f"/fleet/v1/commands/{command.command_id}", json=result.model_dump())
+        except httpx.HTTPError as exc:  # the admin then gets NO_REPLY: nothing else to do
+            log.warning(
+                "site %s: could not answer command %s: %s", self.kit.config.name, command.name, exc
+            )
 
     def _job_dir(self, job_id: str) -> Path | None:
         if not _JOB_ID.fullmatch(job_id):  # never let a name from the wire leave jobs/

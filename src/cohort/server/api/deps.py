@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from cohort.server.services.components import ComponentService
 from cohort.server.services.fleet import FleetService
 from cohort.server.services.jobs import JobService
 from cohort.server.services.observe import ObserveService
+from cohort.server.services.targets import TargetService
 from cohort.server.services.work import WorkService
 from cohort.server.state import ServerState
 
@@ -24,13 +26,21 @@ class Services:
     fleet: FleetService
     work: WorkService
     observe: ObserveService
+    components: ComponentService
+    targets: TargetService
 
     @classmethod
     def build(cls, state: ServerState) -> Services:
         """Wire every service to one shared state."""
         jobs = JobService(state)
         return cls(
-            state, jobs, FleetService(state), WorkService(state), ObserveService(state, jobs)
+            state,
+            jobs,
+            FleetService(state),
+            WorkService(state),
+            ObserveService(state, jobs),
+            ComponentService(state, jobs),
+            TargetService(state),
         )
 
 

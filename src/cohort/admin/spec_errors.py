@@ -15,12 +15,12 @@ __all__ = ["invalid", "is_tls_refusal", "spec_error", "translate_errors"]
 P = ParamSpec("P")
 R = TypeVar("R")
 #: TLS failures that mean the server refused our certificate, not that it is unreachable.
-_TLS_REFUSALS = ("certificate", "tlsv1 alert", "sslv3 alert", "handshake failure")
+_TLS_REFUSALS = ("certificate", "tlsv1 alert", "tlsv13 alert", "sslv3 alert", "handshake failure")
 
 
 def is_tls_refusal(err: CohortError) -> bool:
     """True when a connection failure is the server refusing our certificate."""
-    message = err.message.lower()
+    message = err.message.lower().replace("_", " ")
     return err.code == ErrorCode.NO_CONNECTION and any(t in message for t in _TLS_REFUSALS)
 
 

@@ -8,6 +8,7 @@ import sys
 
 import uvicorn
 
+from cohort.logconfig import add_workspace_log
 from cohort.provision.kit import load_kit
 from cohort.server.app import create_app
 from cohort.server.config import ServerConfig
@@ -27,6 +28,7 @@ def run_server(config: ServerConfig) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    add_workspace_log(config.workspace)
     uv_config = uvicorn.Config(
         app,
         host=host,

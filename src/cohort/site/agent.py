@@ -15,6 +15,7 @@ import httpx
 
 from cohort.errors import CohortError
 from cohort.httpclient import check_response, kit_client
+from cohort.logconfig import add_workspace_log
 from cohort.proc import kill_group
 from cohort.provision.kit import Kit, load_kit
 from cohort.schemas.fleet import HeartbeatReply, HeartbeatRequest, LogSetting, SiteCommand
@@ -53,6 +54,7 @@ class SiteAgent:
     def run(self) -> None:
         """Serve until :meth:`stop` or SIGTERM; then stop every job process."""
         self.workspace.mkdir(parents=True, exist_ok=True)
+        file_log = add_workspace_log(self.workspace)
         self._kill_leftovers()
         log.info("site %s: connecting to %s", self.kit.config.name, self.kit.server_url)
         # Retry fast at first (the server may be starting at the same moment), then back off.
@@ -78,6 +80,8 @@ class SiteAgent:
         for runner in list(self.runners.values()):
             runner.stop()
         self.http.close()
+        logging.getLogger().removeHandler(file_log)
+        file_log.close()
 
     def heartbeat(self) -> HeartbeatReply:
         """Tell the server we are alive and which jobs run here."""

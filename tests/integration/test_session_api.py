@@ -9,6 +9,7 @@ exceptions it documents.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -138,6 +139,16 @@ def test_system_info_and_clients(sess: Session) -> None:
     assert sorted(c.name for c in info.client_info) == ["site-1", "site-2"]
     assert all(c.last_connect_time > 0 for c in info.client_info)
     assert sorted(c.name for c in sess.get_connected_client_list()) == ["site-1", "site-2"]
+
+
+def test_available_apps_are_the_job_folders_in_transfer(sess: Session, fed: Federation) -> None:
+    transfer = fed.layout.admin_kit / "transfer"
+    shutil.copytree(HELLO_NUMPY, transfer / "my-app")
+    (transfer / "not-a-job").mkdir()
+    assert "my-app" in sess.get_available_apps_to_upload()
+    assert "not-a-job" not in sess.get_available_apps_to_upload()
+    job_id = sess.submit_job(str(transfer / "my-app"))
+    sess.abort_job(job_id)
 
 
 # -- jobs ----------------------------------------------------------------------------------------
@@ -412,8 +423,13 @@ def test_disable_enable_remove_client_and_no_reply(sess: Session, fed: Federatio
     assert sess.enable_client("site-2")["enabled"] is True
     until(lambda: "site-2" in connected(), timeout=30, what="site-2 reconnected")
 
-    assert sess.remove_client("site-1") is None  # its token is released ...
-    until(lambda: "site-1" in connected(), timeout=15, what="site-1 back")  # ... it may return
+    # remove: the connection is released at once (the route's answer says so) ...
+    released = fed.api.call("POST", "/admin/v1/clients/site-1/remove")
+    assert released["connected"] is False and released["site"]["enabled"] is True
+    assert sess.remove_client("site-1") is None
+    # ... and, unlike a disabled site, it connects again with its next heartbeat.
+    until(lambda: "site-1" in connected(), timeout=15, what="site-1 back")
+    assert sess.check_status("client", ["site-1"])["site-1"]["status"] == "connected"
     with pytest.raises(InvalidTarget):
         sess.disable_client("site-9")
 

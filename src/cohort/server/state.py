@@ -44,6 +44,9 @@ class ServerState:
     command_results: dict[str, CommandResult] = field(default_factory=dict)
     #: command id -> the site it was relayed to (only that site may answer it).
     command_sites: dict[str, str] = field(default_factory=dict)
+    #: site -> when an admin released its connection (remove_client): it counts as
+    #: disconnected until a heartbeat arrives after that moment.
+    released: dict[str, float] = field(default_factory=dict)
     #: Set by shutdown_system: every heartbeat reply tells the site to shut down.
     shutdown_sites: bool = False
     #: Stops this server process; True asks it to start again (set by run_server).
@@ -57,6 +60,8 @@ class ServerState:
     def is_connected(self, site: SiteRecord, now: float | None = None) -> bool:
         """A site is connected while its heartbeats keep arriving."""
         now = self.clock() if now is None else now
+        if site.last_seen <= self.released.get(site.name, float("-inf")):
+            return False
         return site.enabled and now - site.last_seen <= self.config.site_dead_after
 
     def connected_sites(self) -> list[SiteRecord]:

@@ -123,7 +123,8 @@ async def client_action(
     if name not in svc.targets.site_names():
         raise svc.targets.unknown(name)
     if action == "remove":
-        record = store.touch_site(name, org=store.get_site(name).org, now=0.0)
+        record = store.get_site(name)
+        svc.state.released[name] = max(svc.state.clock(), record.last_seen)
     else:
         record = store.set_site_enabled(name, action == "enable")
     log.info("%s: %s %s", who.name, action, name)

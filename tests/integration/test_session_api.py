@@ -384,7 +384,7 @@ def test_file_commands_on_server_and_sites(sess: Session, fed: Federation, tmp_p
         sess.ls_target("site-9")
 
 
-def test_reports_and_site_log(sess: Session) -> None:
+def test_reports_and_site_log(sess: Session, fed: Federation) -> None:
     versions = sess.report_version(TargetType.ALL)
     assert set(versions) == {"server", "site-1", "site-2"}
     assert len({v["cohort"] for v in versions.values()}) == 1
@@ -394,9 +394,14 @@ def test_reports_and_site_log(sess: Session) -> None:
     status = sess.check_status(TargetType.ALL)
     assert status["server"]["status"] == "started"
     assert status["site-1"]["status"] == status["site-2"]["status"] == "connected"
-    sess.configure_site_log("DEBUG", "site-1")
+    assert sess.configure_site_log("DEBUG", "site-1") is None
+    # The route answers with what each process now has in force.
+    applied = fed.api.call("POST", "/admin/v1/site-log", json={"setting": "WARNING"})
+    assert set(applied) == {"server", "site-1", "site-2"}
+    assert all(a["level"] == "WARNING" for a in applied.values())
     sess.configure_site_log("concise")
-    sess.configure_site_log("reload")
+    applied = fed.api.call("POST", "/admin/v1/site-log", json={"setting": "reload"})
+    assert all(a["level"] == "INFO" for a in applied.values())
     with pytest.raises(InvalidArgumentError):
         sess.configure_site_log("LOUD", "server")
     with pytest.raises(InvalidArgumentError):

@@ -41,8 +41,10 @@ def run_command(workspace: Path, name: str, args: dict[str, Any]) -> Any:
         return resources(workspace)
     if name == "site_log":
         setting = merge_setting(None, str(args.get("setting", "")))
-        apply_setting(setting, logging.getLogger())
-        return {"level": setting.level, "mode": setting.mode}
+        root = logging.getLogger()
+        apply_setting(setting, root)
+        # The level now in force in this process, so the admin sees what took effect.
+        return {"level": logging.getLevelName(root.level), "mode": setting.mode}
     raise InvalidRequest(f"unknown command {name!r}", code=ErrorCode.INVALID_ARGS)
 
 

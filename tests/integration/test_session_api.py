@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -418,12 +419,11 @@ def test_disable_enable_remove_client_and_no_reply(sess: Session, fed: Federatio
     assert reply["enabled"] is False and reply["client_name"] == "site-2"
     assert "site-2" not in connected()  # a disabled site does not count as connected
     assert sess.check_status("client", ["site-2"])["site-2"]["status"] == "disabled"
-    sess.set_timeout(1.5)
     with pytest.raises(NoReply):  # its heartbeats are refused: nothing reaches it
         sess.ls_target("site-2")
-    sess.unset_timeout()
-    time.sleep(2 * fed.heartbeat_interval)
     assert sess.get_client_job_status(["site-2"]) is None
+    versions = sess.report_version("client", ["site-1", "site-2"])
+    assert versions["site-1"]["cohort"] and versions["site-2"]["error"]["code"] == "NO_REPLY"
 
     assert sess.enable_client("site-2")["enabled"] is True
     until(lambda: "site-2" in connected(), timeout=30, what="site-2 reconnected")
@@ -437,6 +437,28 @@ def test_disable_enable_remove_client_and_no_reply(sess: Session, fed: Federatio
     assert sess.check_status("client", ["site-1"])["site-1"]["status"] == "connected"
     with pytest.raises(InvalidTarget):
         sess.disable_client("site-9")
+
+
+def test_a_site_that_does_not_answer_is_no_reply(sess: Session, fed: Federation) -> None:
+    # A stopped agent still counts as connected for site_dead_after (3 s here) but answers
+    # nothing: the command times out after the session's command timeout.
+    os.killpg(fed.procs["site-2"].pid, signal.SIGSTOP)
+    try:
+        sess.set_timeout(1.0)
+        with pytest.raises(NoReply) as caught:
+            sess.ls_target("site-2")
+        assert "within 1 s" in str(caught.value)
+    finally:
+        os.killpg(fed.procs["site-2"].pid, signal.SIGCONT)
+        sess.unset_timeout()
+
+    def answers() -> bool:
+        try:
+            return sess.ls_target("site-2") is not None
+        except NoReply:  # not reconnected yet
+            return False
+
+    until(answers, what="site-2 answers again")
 
 
 # -- failures ------------------------------------------------------------------------------------

@@ -38,6 +38,9 @@ def run_server(config: ServerConfig) -> None:
         log_level="warning",
         lifespan="on",
         timeout_keep_alive=75,
+        # Long polls (tasks, commands, job waits) would hold a stop or restart for up to
+        # their full wait; every client of them retries, so cut them short.
+        timeout_graceful_shutdown=3,
         **server_ssl_kwargs(kit),
     )
     server = uvicorn.Server(uv_config)

@@ -56,6 +56,7 @@ class SiteAgent:
         self.workspace.mkdir(parents=True, exist_ok=True)
         file_log = add_workspace_log(self.workspace)
         self._kill_leftovers()
+        threading.Thread(target=self._command_loop, name="commands", daemon=True).start()
         log.info("site %s: connecting to %s", self.kit.config.name, self.kit.server_url)
         # Retry fast at first (the server may be starting at the same moment), then back off.
         backoff = _FIRST_RETRY
@@ -111,6 +112,23 @@ class SiteAgent:
                 runner = JobRunner(job_id, self.kit, self.http, self.workspace)
                 self.runners[job_id] = runner
                 runner.start()
+
+    def _command_loop(self) -> None:
+        """Long-poll for admin commands, so they run at once rather than with the next
+        heartbeat reply (which also carries them, e.g. while this poll reconnects)."""
+        while not self.stop_event.is_set():
+            try:
+                response = check_response(
+                    self.http.get("/fleet/v1/commands", params={"wait": 20.0}, timeout=40.0)
+                )
+                commands = [SiteCommand.model_validate(c) for c in response.json()]
+            except (httpx.HTTPError, CohortError, RuntimeError, ValueError):
+                # RuntimeError: the client was closed as the agent stops; ValueError: a
+                # malformed answer (a server of another version): retry after a pause.
+                self.stop_event.wait(self.interval)
+                continue
+            for command in commands:
+                threading.Thread(target=self._answer, args=(command,), daemon=True).start()
 
     def _answer(self, command: SiteCommand) -> None:
         """Run an admin command relayed by the server and post its result back."""

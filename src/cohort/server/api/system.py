@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from cohort.errors import ErrorCode, NotAuthorized
 from cohort.schemas.admin import DEFAULT_STUDY
-from cohort.schemas.fleet import CommandResult
+from cohort.schemas.fleet import CommandResult, SiteCommand
 from cohort.schemas.records import SiteRecord
 from cohort.server.api.auth import admin_identity, site_identity
 from cohort.server.api.deps import Services, services
@@ -206,6 +206,14 @@ async def reset_errors(
     """Hide the job's errors reported so far, on every target."""
     svc.components.reset_errors(job_id, study)
     return {"job_id": job_id, "status": "reset"}
+
+
+@fleet_router.get("/commands", response_model=list[SiteCommand])
+async def next_commands(
+    site: Site, svc: Svc, wait: Annotated[float, Query(ge=0, le=60)] = 20.0
+) -> list[SiteCommand]:
+    """Long-poll for admin commands relayed to this site (an empty list when none came)."""
+    return await svc.targets.next_commands(site, wait)
 
 
 @fleet_router.post("/commands/{command_id}", status_code=204)

@@ -24,7 +24,7 @@ from cohort.server.state import ServerState
 from cohort.site.commands import SITE_COMMANDS, run_command
 from cohort.tls import Identity
 
-__all__ = ["DEFAULT_COMMAND_TIMEOUT", "TargetService", "command_key"]
+__all__ = ["DEFAULT_COMMAND_TIMEOUT", "TargetService", "command_key", "site_commands_key"]
 
 DEFAULT_COMMAND_TIMEOUT = 10.0
 MAX_COMMAND_TIMEOUT = 300.0
@@ -36,6 +36,11 @@ ALL = "all"
 def command_key(command_id: str) -> str:
     """Notifier key bumped when a site answers a relayed command."""
     return f"command:{command_id}"
+
+
+def site_commands_key(site: str) -> str:
+    """Notifier key bumped when a command is queued for ``site``."""
+    return f"site-commands:{site}"
 
 
 class TargetService:
@@ -87,6 +92,13 @@ class TargetService:
             return run_command(self.state.config.workspace, name, args)
         if target not in self.site_names():
             raise self.unknown(target)
+        if target not in {s.name for s in self.state.connected_sites()}:
+            raise CohortError(
+                f"site {target} is not connected (or disabled): nothing can reach it",
+                code=ErrorCode.NO_REPLY,
+                hint="Start the site agent, or enable it (enable_client).",
+                details={"target": target, "command": name},
+            )
         result = await self._relay(target, name, args, timeout)
         if result.error_code is not None:
             raise error_from_envelope(
@@ -117,6 +129,7 @@ class TargetService:
         since = notifier.version(key)
         self.state.site_commands.setdefault(site, []).append(command)
         self.state.command_sites[command.command_id] = site
+        notifier.notify(site_commands_key(site))  # wakes the site's command long poll
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         try:
@@ -138,6 +151,21 @@ class TargetService:
                 pending.remove(command)
             self.state.command_results.pop(command.command_id, None)
             self.state.command_sites.pop(command.command_id, None)
+
+    async def next_commands(self, site: Identity, wait: float) -> list[SiteCommand]:
+        """Long-poll for the commands queued for ``site`` (handed out once, here or with its
+        heartbeat reply). A disabled site is refused, as its heartbeats are."""
+        self._check_enabled(site.name)
+        key, notifier = site_commands_key(site.name), self.state.notifier
+        since = notifier.version(key)
+        if not self.state.site_commands.get(site.name):
+            await notifier.wait(key, since, min(wait, self.state.config.long_poll_max))
+        self._check_enabled(site.name)  # it may have been disabled while this poll waited
+        return self.state.site_commands.pop(site.name, [])
+
+    def _check_enabled(self, site: str) -> None:
+        if not self.state.store.get_site(site).enabled:
+            raise NotAuthorized(f"site {site} is disabled", details={"site": site})
 
     def answer(self, site: Identity, command_id: str, result: CommandResult) -> None:
         """A site's answer to a command relayed to it (ignored once nobody waits for it)."""

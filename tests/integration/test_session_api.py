@@ -584,6 +584,39 @@ def test_killed_server_raises_no_connection(tmp_path: Path, cohort_home: Path) -
             sess.close()
 
 
+def test_a_hung_server_raises_no_connection_instead_of_hanging(
+    tmp_path: Path, cohort_home: Path
+) -> None:
+    with Federation(tmp_path, 1) as fed:
+        fed.start()
+        sess = new_secure_session(ADMIN, str(fed.layout.admin_kit), timeout=3)
+        job_id = sess.submit_job(str(slow_job(tmp_path / "slow", min_clients=1)))
+        os.killpg(fed.procs["server"].pid, signal.SIGSTOP)  # accepts nothing, answers nothing
+        raised: list[BaseException] = []
+
+        def calls() -> None:
+            for call in (
+                lambda: sess.get_job_meta(job_id),
+                lambda: sess.wait_for_job(job_id, poll_interval=1),
+                lambda: sess.monitor_job(job_id, poll_interval=1),
+                lambda: sess.ls_target("server"),
+            ):
+                try:
+                    call()
+                except BaseException as exc:
+                    raised.append(exc)
+
+        worker = threading.Thread(target=calls, daemon=True)
+        try:
+            worker.start()
+            worker.join(120)  # four calls with a 3 s timeout each: far less unless they hang
+            assert not worker.is_alive(), "a session call hung on a stopped server"
+            assert [type(e) for e in raised] == [NoConnection] * 4, raised
+        finally:
+            os.killpg(fed.procs["server"].pid, signal.SIGCONT)
+            sess.close()
+
+
 def test_shutdown_system_stops_server_and_sites(tmp_path: Path, cohort_home: Path) -> None:
     with Federation(tmp_path, 2) as fed:
         fed.start()

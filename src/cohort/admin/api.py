@@ -52,6 +52,7 @@ class AdminAPI:
 
     def __init__(self, kit: Kit, timeout: float = 30.0) -> None:
         self.kit = kit
+        self.timeout = timeout
         self.http = kit_client(kit, timeout=timeout)
 
     def close(self) -> None:
@@ -125,7 +126,7 @@ class AdminAPI:
             "GET",
             f"/admin/v1/jobs/{job_id}",
             params={"since_version": since_version, "wait": wait, "study": study},
-            timeout=wait + 30.0,
+            timeout=wait + self.timeout,  # a long poll's wait plus the usual limit
         )
         return JobRecord.model_validate(response.json())
 

@@ -18,6 +18,10 @@ Python clients raise, so a failure reads the same on every face::
     ├── Timeout                    --   TIMEOUT (raised by clients waiting on a deadline)
     └── JobFailed                  --   JOB_FAILED (a waited-for job ended in a failure status)
 
+The session API (``cohort.admin``) raises the exception class its spec names for each code
+(``CodeSpec.session``: JOB_NOT_FOUND -> ``JobNotFound``, UNAUTHORIZED -> ``AuthenticationError``,
+and ``CommandError`` for codes the spec has no class for).
+
 Exit codes of the CLI (the job command line's): 0 ok, 1 the job reached a terminal failure
 status, 2 connection, authentication or authorization failure (no usable startup kit
 included), 3 timeout, 4 the request or its arguments were refused.
@@ -96,6 +100,8 @@ class ErrorCode(StrEnum):
     STARTUP_KIT_MISSING = "STARTUP_KIT_MISSING"
     TIMEOUT = "TIMEOUT"
     JOB_FAILED = "JOB_FAILED"
+    NO_REPLY = "NO_REPLY"
+    SESSION_CLOSED = "SESSION_CLOSED"
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,8 @@ class CodeSpec:
         int  # the CLI's exit code (0 ok, 1 job failed, 2 connection/auth, 3 timeout, 4 request)
     )
     family: type[CohortError]
+    #: The exception class of the session API (``cohort.admin``) this code raises there.
+    session: str = "CommandError"
 
 
 class CohortError(Exception):
@@ -222,50 +230,52 @@ class JobFailed(CohortError):
 
 _C = ErrorCode
 _TABLE: dict[ErrorCode, CodeSpec] = {
-    _C.INVALID_REQUEST: CodeSpec(400, 4, InvalidRequest),
-    _C.INVALID_ARGS: CodeSpec(400, 4, InvalidRequest),
-    _C.INVALID_STUDY_NAME: CodeSpec(400, 4, InvalidRequest),
-    _C.LOG_CONFIG_INVALID: CodeSpec(400, 4, InvalidRequest),
+    _C.INVALID_REQUEST: CodeSpec(400, 4, InvalidRequest, "InvalidArgumentError"),
+    _C.INVALID_ARGS: CodeSpec(400, 4, InvalidRequest, "InvalidArgumentError"),
+    _C.INVALID_STUDY_NAME: CodeSpec(400, 4, InvalidRequest, "InvalidArgumentError"),
+    _C.LOG_CONFIG_INVALID: CodeSpec(400, 4, InvalidRequest, "InvalidArgumentError"),
     _C.CONFIRMATION_REQUIRED: CodeSpec(0, 4, InvalidRequest),
     _C.COMMAND_DEPRECATED: CodeSpec(0, 4, InvalidRequest),
     _C.OUTPUT_DIR_EXISTS: CodeSpec(0, 4, Conflict),
-    _C.INVALID_JOB_DEFINITION: CodeSpec(400, 4, InvalidRequest),
-    _C.JOB_META_MISSING: CodeSpec(400, 4, InvalidRequest),
-    _C.JOB_META_INVALID: CodeSpec(400, 4, InvalidRequest),
-    _C.UNKNOWN_WORKFLOW: CodeSpec(400, 4, InvalidRequest),
-    _C.DEPLOY_MAP_INVALID: CodeSpec(400, 4, InvalidRequest),
-    _C.UNSAFE_PATH: CodeSpec(400, 4, InvalidRequest),
+    _C.INVALID_JOB_DEFINITION: CodeSpec(400, 4, InvalidRequest, "InvalidJobDefinition"),
+    _C.JOB_META_MISSING: CodeSpec(400, 4, InvalidRequest, "InvalidJobDefinition"),
+    _C.JOB_META_INVALID: CodeSpec(400, 4, InvalidRequest, "InvalidJobDefinition"),
+    _C.UNKNOWN_WORKFLOW: CodeSpec(400, 4, InvalidRequest, "InvalidJobDefinition"),
+    _C.DEPLOY_MAP_INVALID: CodeSpec(400, 4, InvalidRequest, "InvalidJobDefinition"),
+    _C.UNSAFE_PATH: CodeSpec(400, 4, InvalidRequest, "InvalidArgumentError"),
     _C.PAYLOAD_INVALID: CodeSpec(400, 4, InvalidRequest),
     _C.MODEL_VALIDATION_FAILED: CodeSpec(422, 4, InvalidRequest),
-    _C.UNAUTHORIZED: CodeSpec(401, 2, AuthenticationFailed),
-    _C.NOT_AUTHORIZED: CodeSpec(403, 2, NotAuthorized),
+    _C.UNAUTHORIZED: CodeSpec(401, 2, AuthenticationFailed, "AuthenticationError"),
+    _C.NOT_AUTHORIZED: CodeSpec(403, 2, NotAuthorized, "AuthorizationError"),
     _C.NOT_FOUND: CodeSpec(404, 4, NotFound),
-    _C.JOB_NOT_FOUND: CodeSpec(404, 4, NotFound),
+    _C.JOB_NOT_FOUND: CodeSpec(404, 4, NotFound, "JobNotFound"),
     _C.TASK_NOT_FOUND: CodeSpec(404, 4, NotFound),
-    _C.SITE_NOT_FOUND: CodeSpec(404, 4, NotFound),
+    _C.SITE_NOT_FOUND: CodeSpec(404, 4, NotFound, "InvalidTarget"),
     _C.STUDY_NOT_FOUND: CodeSpec(404, 4, NotFound),
     _C.LOG_NOT_FOUND: CodeSpec(404, 4, NotFound),
     _C.RECIPE_NOT_FOUND: CodeSpec(0, 4, NotFound),
-    _C.CLIENT_NOT_REGISTERED: CodeSpec(404, 4, NotFound),
+    _C.CLIENT_NOT_REGISTERED: CodeSpec(404, 4, NotFound, "InvalidTarget"),
     _C.CONFLICT: CodeSpec(409, 4, Conflict),
-    _C.JOB_NOT_DONE: CodeSpec(409, 4, Conflict),
-    _C.JOB_NOT_RUNNING: CodeSpec(409, 4, Conflict),
+    _C.JOB_NOT_DONE: CodeSpec(409, 4, Conflict, "JobNotDone"),
+    _C.JOB_NOT_RUNNING: CodeSpec(409, 4, Conflict, "JobNotRunning"),
     _C.TASK_NOT_ACTIVE: CodeSpec(409, 4, Conflict),
     _C.ROUND_NOT_ACTIVE: CodeSpec(409, 4, Conflict),
     _C.EXPERIMENT_NOT_ACTIVE: CodeSpec(409, 4, Conflict),
-    _C.INSUFFICIENT_CLIENTS: CodeSpec(409, 4, Conflict),
+    _C.INSUFFICIENT_CLIENTS: CodeSpec(409, 4, Conflict, "NoClientsAvailable"),
     _C.TRAINING_ALREADY_RUNNING: CodeSpec(409, 4, Conflict),
-    _C.SUBMIT_TOKEN_CONFLICT: CodeSpec(409, 4, Conflict),
-    _C.SUBMIT_TOKEN_JOB_DELETED: CodeSpec(409, 4, Conflict),
+    _C.SUBMIT_TOKEN_CONFLICT: CodeSpec(409, 4, Conflict, "SubmitTokenConflict"),
+    _C.SUBMIT_TOKEN_JOB_DELETED: CodeSpec(409, 4, Conflict, "SubmitTokenJobDeleted"),
     _C.PAYLOAD_TOO_LARGE: CodeSpec(413, 4, PayloadTooLarge),
-    _C.JOB_TOO_LARGE: CodeSpec(413, 4, PayloadTooLarge),
+    _C.JOB_TOO_LARGE: CodeSpec(413, 4, PayloadTooLarge, "InvalidJobDefinition"),
     _C.RATE_LIMITED: CodeSpec(429, 4, RateLimited),
-    _C.INTERNAL_ERROR: CodeSpec(500, 1, InternalError),
-    _C.SERVICE_UNAVAILABLE: CodeSpec(503, 2, ServiceUnavailable),
-    _C.NO_CONNECTION: CodeSpec(0, 2, ConnectionFailed),
-    _C.STARTUP_KIT_MISSING: CodeSpec(0, 2, ConnectionFailed),
-    _C.TIMEOUT: CodeSpec(0, 3, Timeout),
+    _C.INTERNAL_ERROR: CodeSpec(500, 1, InternalError, "InternalError"),
+    _C.SERVICE_UNAVAILABLE: CodeSpec(503, 2, ServiceUnavailable, "NoConnection"),
+    _C.NO_CONNECTION: CodeSpec(0, 2, ConnectionFailed, "NoConnection"),
+    _C.STARTUP_KIT_MISSING: CodeSpec(0, 2, ConnectionFailed, "InvalidArgumentError"),
+    _C.TIMEOUT: CodeSpec(0, 3, Timeout, "JobTimeout"),
     _C.JOB_FAILED: CodeSpec(0, 1, JobFailed),
+    _C.NO_REPLY: CodeSpec(504, 2, ServiceUnavailable, "NoReply"),
+    _C.SESSION_CLOSED: CodeSpec(0, 4, InvalidRequest, "SessionClosed"),
 }
 
 

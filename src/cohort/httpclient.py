@@ -18,7 +18,7 @@ def kit_client(kit: Kit, *, timeout: float = 30.0, base_url: str | None = None) 
     return httpx.Client(
         base_url=base_url or kit.server_url,
         verify=client_ssl_context(kit),
-        timeout=httpx.Timeout(timeout, connect=10.0),
+        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),  # never past ``timeout``
         limits=httpx.Limits(max_keepalive_connections=4),
     )
 

@@ -27,6 +27,7 @@ __all__ = [
     "ENV_LOG_CONFIG_FILE",
     "FORMATS",
     "LogConfigWatcher",
+    "add_workspace_log",
     "apply_setting",
     "merge_setting",
     "parse_setting",
@@ -78,6 +79,16 @@ def apply_setting(setting: LogSetting, logger: logging.Logger | None = None) -> 
         _set_format(target, FORMATS[setting.mode])
     if setting.level is not None:
         target.setLevel(setting.level)
+
+
+def add_workspace_log(workspace: Path) -> logging.Handler:
+    """Also log to ``<workspace>/log.txt`` (what ``head_target_log``/``tail_target_log`` read);
+    returns the handler so the caller can remove it when it stops."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(workspace / "log.txt", encoding="utf-8")
+    handler.setFormatter(logging.Formatter(FORMATS[DEFAULT_MODE]))
+    logging.getLogger().addHandler(handler)
+    return handler
 
 
 def _set_format(logger: logging.Logger, fmt: str) -> None:

@@ -53,6 +53,7 @@ class AdminAPI(RegistryCalls):
 
     def __init__(self, kit: Kit, timeout: float = 30.0) -> None:
         self.kit = kit
+        self.timeout = timeout
         self.http = kit_client(kit, timeout=timeout)
 
     def close(self) -> None:
@@ -70,6 +71,11 @@ class AdminAPI(RegistryCalls):
             return check_response(self.http.request(method, url, **kwargs))
         except httpx.TransportError as exc:
             raise connection_error(self.kit.server_url, exc) from exc
+
+    def call(self, method: str, url: str, **kwargs: Any) -> Any:
+        """Any ``/admin/v1`` route: its decoded JSON answer (None for an empty one)."""
+        response = self._request(method, url, **kwargs)
+        return response.json() if response.content else None
 
     # -- submit -------------------------------------------------------------------------------
     def submit(
@@ -121,7 +127,7 @@ class AdminAPI(RegistryCalls):
             "GET",
             f"/admin/v1/jobs/{job_id}",
             params={"since_version": since_version, "wait": wait, "study": study},
-            timeout=wait + 30.0,
+            timeout=wait + self.timeout,  # a long poll's wait plus the usual limit
         )
         return JobRecord.model_validate(response.json())
 

@@ -12,9 +12,11 @@ __all__ = [
     "SITES_HEADER",
     "SUBMITTER_HEADER",
     "TASK_HEADER",
+    "CommandResult",
     "HeartbeatReply",
     "HeartbeatRequest",
     "LogSetting",
+    "SiteCommand",
     "SiteFailureReport",
     "TaskHeader",
     "UpdateReceipt",
@@ -54,14 +56,35 @@ class LogSetting(BaseModel):
     version: int = 0
 
 
+class SiteCommand(BaseModel):
+    """An admin command relayed to a site with its heartbeat reply (``ls``, ``info``, ...)."""
+
+    command_id: str
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class CommandResult(BaseModel):
+    """A site's answer to a :class:`SiteCommand`: its output, or the error it raised."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    output: Any = None
+    error_code: str | None = Field(default=None, max_length=64)
+    error_message: str = Field(default="", max_length=4_000)
+
+
 class HeartbeatReply(BaseModel):
     """What the server wants the site to do: start these jobs, stop those, remove the
-    workspaces of deleted jobs, and the log settings of its running jobs."""
+    workspaces of deleted jobs, the log settings of its running jobs, admin commands to run,
+    and whether to shut down."""
 
     start_jobs: list[str] = Field(default_factory=list)
     abort_jobs: list[str] = Field(default_factory=list)
     delete_jobs: list[str] = Field(default_factory=list)
     log_config: dict[str, LogSetting] = Field(default_factory=dict)
+    commands: list[SiteCommand] = Field(default_factory=list)
+    shutdown: bool = False
     heartbeat_interval: float
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from cohort.server.api import admin, fleet, internal, observe, sites, studies
+from cohort.server.api import admin, fleet, internal, observe, sites, studies, system
 from cohort.server.api.deps import Services
 from cohort.server.api.errors import install_error_handlers
 from cohort.server.config import ServerConfig
@@ -54,6 +54,8 @@ def create_app(config: ServerConfig, server_url: str) -> FastAPI:
     app.include_router(sites.router)
     app.include_router(fleet.router)
     app.include_router(internal.router)
+    app.include_router(system.router)
+    app.include_router(system.fleet_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 import uvicorn
 
+from cohort.logconfig import add_workspace_log
 from cohort.provision.kit import load_kit
 from cohort.server.app import create_app
 from cohort.server.config import ServerConfig
@@ -25,6 +28,7 @@ def run_server(config: ServerConfig) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    add_workspace_log(config.workspace)
     uv_config = uvicorn.Config(
         app,
         host=host,
@@ -34,6 +38,23 @@ def run_server(config: ServerConfig) -> None:
         log_level="warning",
         lifespan="on",
         timeout_keep_alive=75,
+        # Long polls (tasks, commands, job waits) would hold a stop or restart for up to
+        # their full wait; every client of them retries, so cut them short.
+        timeout_graceful_shutdown=3,
         **server_ssl_kwargs(kit),
     )
-    uvicorn.Server(uv_config).run()
+    server = uvicorn.Server(uv_config)
+    restart = False
+
+    def stop(again: bool) -> None:
+        # Called on the event loop (the session API's shutdown/restart): uvicorn then stops
+        # accepting, ends the lifespan (job processes stopped, store closed) and returns.
+        nonlocal restart
+        restart = restart or again
+        server.should_exit = True
+
+    app.state.services.state.stop_server = stop
+    server.run()
+    if restart:  # the same command line again, in this process: same pid, fresh state
+        logging.getLogger("cohort.server").info("restarting the server")
+        os.execv(sys.executable, sys.orig_argv)  # noqa: S606 - our own argv, no shell

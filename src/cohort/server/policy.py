@@ -43,6 +43,7 @@ class Action(StrEnum):
     MANAGE_STUDY = "study.manage"  # register and remove studies, enroll and remove sites
     MANAGE_USERS = "study.users"  # add and remove a study's users
     VIEW_AUDIT = "audit.view"  # read the audit log
+    SYSTEM = "system.lifecycle"  # stop or restart the server, shut the whole system down
 
 
 _ALL_ACTIONS: Final = {action: "all" for action in Action}

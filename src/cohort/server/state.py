@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cohort.schemas.fleet import LogSetting
+from cohort.schemas.fleet import CommandResult, LogSetting, SiteCommand
 from cohort.schemas.records import SiteRecord
 from cohort.server.config import ServerConfig
 from cohort.server.notify import Notifier
@@ -38,6 +38,19 @@ class ServerState:
     pending_deletes: dict[str, set[str]] = field(default_factory=dict)
     #: job id -> target ("server" or a site) -> the log setting asked for with log-config.
     log_configs: dict[str, dict[str, LogSetting]] = field(default_factory=dict)
+    #: site -> admin commands waiting for its next heartbeat (session API ls, version, ...).
+    site_commands: dict[str, list[SiteCommand]] = field(default_factory=dict)
+    #: command id -> a site's answer, until the admin request waiting for it takes it.
+    command_results: dict[str, CommandResult] = field(default_factory=dict)
+    #: command id -> the site it was relayed to (only that site may answer it).
+    command_sites: dict[str, str] = field(default_factory=dict)
+    #: site -> when an admin released its connection (remove_client): it counts as
+    #: disconnected until a heartbeat arrives after that moment.
+    released: dict[str, float] = field(default_factory=dict)
+    #: Set by shutdown_system: every heartbeat reply tells the site to shut down.
+    shutdown_sites: bool = False
+    #: Stops this server process; True asks it to start again (set by run_server).
+    stop_server: Callable[[bool], None] | None = None
 
     @property
     def artifacts_root(self) -> Path:
@@ -47,6 +60,8 @@ class ServerState:
     def is_connected(self, site: SiteRecord, now: float | None = None) -> bool:
         """A site is connected while its heartbeats keep arriving."""
         now = self.clock() if now is None else now
+        if site.last_seen <= self.released.get(site.name, float("-inf")):
+            return False
         return site.enabled and now - site.last_seen <= self.config.site_dead_after
 
     def connected_sites(self) -> list[SiteRecord]:

@@ -15,9 +15,11 @@ import httpx
 
 from cohort.errors import CohortError, NotAuthorized
 from cohort.httpclient import check_response, kit_client
+from cohort.logconfig import add_workspace_log
 from cohort.proc import kill_group
 from cohort.provision.kit import Kit, load_kit
-from cohort.schemas.fleet import HeartbeatReply, HeartbeatRequest, LogSetting
+from cohort.schemas.fleet import HeartbeatReply, HeartbeatRequest, LogSetting, SiteCommand
+from cohort.site.commands import execute
 from cohort.site.runner import JobRunner
 
 __all__ = ["SiteAgent"]
@@ -52,7 +54,9 @@ class SiteAgent:
     def run(self) -> None:
         """Serve until :meth:`stop` or SIGTERM; then stop every job process."""
         self.workspace.mkdir(parents=True, exist_ok=True)
+        file_log = add_workspace_log(self.workspace)
         self._kill_leftovers()
+        threading.Thread(target=self._command_loop, name="commands", daemon=True).start()
         log.info("site %s: connecting to %s", self.kit.config.name, self.kit.server_url)
         # Retry fast at first (the server may be starting at the same moment), then back off.
         backoff = _FIRST_RETRY
@@ -86,6 +90,8 @@ class SiteAgent:
         for runner in list(self.runners.values()):
             runner.stop()
         self.http.close()
+        logging.getLogger().removeHandler(file_log)
+        file_log.close()
 
     def heartbeat(self) -> HeartbeatReply:
         """Tell the server we are alive and which jobs run here."""
@@ -95,6 +101,11 @@ class SiteAgent:
         return HeartbeatReply.model_validate(response.json())
 
     def _apply(self, reply: HeartbeatReply) -> None:
+        if reply.shutdown:  # shutdown_system: leave the loop, stopping every job
+            log.info("site %s: the server asked the system to shut down", self.kit.config.name)
+            self.stop_event.set()
+        for command in reply.commands:
+            threading.Thread(target=self._answer, args=(command,), daemon=True).start()
         for job_id in reply.delete_jobs:
             self._delete(job_id)
         for job_id, setting in reply.log_config.items():
@@ -110,6 +121,33 @@ class SiteAgent:
                 runner = JobRunner(job_id, self.kit, self.http, self.workspace)
                 self.runners[job_id] = runner
                 runner.start()
+
+    def _command_loop(self) -> None:
+        """Long-poll for admin commands, so they run at once rather than with the next
+        heartbeat reply (which also carries them, e.g. while this poll reconnects)."""
+        while not self.stop_event.is_set():
+            try:
+                response = check_response(
+                    self.http.get("/fleet/v1/commands", params={"wait": 20.0}, timeout=40.0)
+                )
+                commands = [SiteCommand.model_validate(c) for c in response.json()]
+            except (httpx.HTTPError, CohortError, RuntimeError, ValueError):
+                # RuntimeError: the client was closed as the agent stops; ValueError: a
+                # malformed answer (a server of another version): retry after a pause.
+                self.stop_event.wait(self.interval)
+                continue
+            for command in commands:
+                threading.Thread(target=self._answer, args=(command,), daemon=True).start()
+
+    def _answer(self, command: SiteCommand) -> None:
+        """Run an admin command relayed by the server and post its result back."""
+        result = execute(self.workspace, command.name, command.args)
+        try:
+            self.http.post(f"/fleet/v1/commands/{command.command_id}", json=result.model_dump())
+        except httpx.HTTPError as exc:  # the admin then gets NO_REPLY: nothing else to do
+            log.warning(
+                "site %s: could not answer command %s: %s", self.kit.config.name, command.name, exc
+            )
 
     def _job_dir(self, job_id: str) -> Path | None:
         if not _JOB_ID.fullmatch(job_id):  # never let a name from the wire leave jobs/

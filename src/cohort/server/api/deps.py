@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from cohort.server.services.components import ComponentService
 from cohort.server.services.fleet import FleetService
 from cohort.server.services.jobs import JobService
 from cohort.server.services.observe import ObserveService
 from cohort.server.services.studies import StudyService
+from cohort.server.services.targets import TargetService
 from cohort.server.services.work import WorkService
 from cohort.server.state import ServerState
 
@@ -26,6 +28,8 @@ class Services:
     work: WorkService
     observe: ObserveService
     studies: StudyService
+    components: ComponentService
+    targets: TargetService
 
     @classmethod
     def build(cls, state: ServerState) -> Services:
@@ -38,6 +42,8 @@ class Services:
             WorkService(state),
             ObserveService(state, jobs),
             StudyService(state),
+            ComponentService(state, jobs),
+            TargetService(state),
         )
 
 

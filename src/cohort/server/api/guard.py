@@ -167,3 +167,4 @@ SiteOperator = Annotated[Identity, Depends(require(Action.OPERATE_SITE), scope="
 StudyManager = Annotated[Identity, Depends(require(Action.MANAGE_STUDY), scope="function")]
 StudyUserManager = Annotated[Identity, Depends(require(Action.MANAGE_USERS), scope="function")]
 AuditViewer = Annotated[Identity, Depends(require(Action.VIEW_AUDIT), scope="function")]
+SystemOperator = Annotated[Identity, Depends(require(Action.SYSTEM), scope="function")]

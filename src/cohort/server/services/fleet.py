@@ -48,16 +48,21 @@ class FleetService:
         except Exception:
             before = None
         record = store.touch_site(site.name, org=site.org, now=now)
+        if not record.enabled:
+            raise NotAuthorized(
+                f"site {site.name} is disabled",
+                hint="An admin can enable it again (Session.enable_client).",
+                details={"site": site.name},
+            )
         if before is None or not self.state.is_connected(before, now):
             self.state.notifier.notify(JOBS_KEY)  # the scheduler may now have enough sites
         start: list[str] = []
         running = set(req.running_jobs)
         active = {j.job_id: j for j in store.list_jobs(JobFilter(statuses=_ACTIVE))}
-        if record.enabled:
-            for job in active.values():
-                mine = site.name in job.sites and site.name not in failed_sites(job)
-                if mine and job.job_id not in running:
-                    start.append(job.job_id)
+        for job in active.values():
+            mine = site.name in job.sites and site.name not in failed_sites(job)
+            if mine and job.job_id not in running:
+                start.append(job.job_id)
         abort = [j for j in running if j not in active or site.name in failed_sites(active[j])]
         # Deleted jobs are told once; removing a folder that is already gone is harmless.
         delete = sorted(self.state.pending_deletes.pop(site.name, set()))
@@ -71,6 +76,8 @@ class FleetService:
             abort_jobs=abort,
             delete_jobs=delete,
             log_config=log_config,
+            commands=self.state.site_commands.pop(site.name, []),
+            shutdown=self.state.shutdown_sites,
             heartbeat_interval=self.state.config.heartbeat_interval,
         )
 

@@ -102,9 +102,13 @@ class RobustAggregator:
 
     def add(self, tensors: Iterable[tuple[str, np.ndarray]], weight: float = 1.0) -> None:
         """Keep one update (float64 copies); every update must have the same tensors."""
-        update = {name: np.array(a, dtype=np.float64) for name, a in tensors}
+        update: dict[str, np.ndarray] = {}
+        dtypes: dict[str, np.dtype[np.generic]] = {}
+        for name, array in tensors:
+            dtypes[name] = np.asarray(array).dtype
+            update[name] = np.array(array, dtype=np.float64)
         if not self.updates:
-            self._dtypes = {name: np.asarray(a).dtype for name, a in update.items()}
+            self._dtypes = dtypes
         else:
             first = self.updates[0]
             if set(update) != set(first) or any(update[k].shape != first[k].shape for k in first):

@@ -55,7 +55,7 @@ def test_torch_proximal_term_value_and_gradient() -> None:
     reference = {"weight": G["w"], "bias": np.zeros(4, np.float32)}
     term = torch_proximal_term(layer.named_parameters(), reference, mu)
     params = {k: v.detach().numpy() for k, v in layer.named_parameters()}
-    assert float(term) == pytest.approx(proximal_term(params, reference, mu), rel=1e-5)
+    assert float(term.detach()) == pytest.approx(proximal_term(params, reference, mu), rel=1e-5)
     term.backward()
     assert layer.weight.grad is not None and layer.bias.grad is not None
     expected = proximal_gradient(params, reference, mu)

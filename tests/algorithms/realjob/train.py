@@ -60,10 +60,11 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--scaffold", action="store_true")
     parser.add_argument("--poison", default="", help="this site sends garbage weights")
+    parser.add_argument("--shares", type=int, default=0, help="data shares (default: sites)")
     args = parser.parse_args()
 
     flare.init()
-    n_sites = int(os.environ.get("COHORT_NUM_SITES", "4"))
+    n_sites = args.shares or int(os.environ.get("COHORT_NUM_SITES", "4"))
     X, y, X_test, y_test = load(args.data, site_index(flare.get_site_name()), n_sites, args.alpha)
     n_classes = 2 if args.data == "breast_cancer" else 3
     scaffold = ScaffoldClient()

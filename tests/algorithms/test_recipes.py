@@ -64,6 +64,8 @@ def test_recipe_exports_its_workflow(
         (FedAvgRecipe, {"learning_rate": 0.1}),  # a typo is not silently ignored
         (ScaffoldRecipe, {"aggregator": "median"}),
         (FedOptRecipe, {"optimizer": "lion"}),
+        (CyclicRecipe, {"sample_count": 2}),
+        (CyclicRecipe, {"aggregator": "median"}),
     ],
 )
 def test_bad_arguments_fail_in_the_recipe(cls: type[FedAvgRecipe], kwargs: dict[str, Any]) -> None:

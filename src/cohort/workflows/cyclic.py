@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from cohort.schemas.records import UpdateRecord
 from cohort.workflows.base import WorkflowContext, WorkflowFailed
@@ -28,6 +28,15 @@ class CyclicArgs(FedAvgArgs):
         default="fixed", description="Visit the sites in name order, or shuffled each round."
     )
     seed: int = Field(default=0, description="Seed of the random order.")
+
+    @model_validator(mode="after")
+    def _no_aggregation(self) -> CyclicArgs:
+        if self.aggregator != "weighted_mean" or self.sample_fraction or self.sample_count:
+            raise ValueError(
+                "cyclic visits every site and aggregates nothing: drop "
+                "aggregator, sample_fraction and sample_count"
+            )
+        return self
 
 
 class Cyclic(FedAvg):

@@ -47,10 +47,12 @@ class CrossSiteEval(FedAvg):
         cfg = self.config
         models: list[tuple[str, str]] = [(GLOBAL_MODEL, model_key)]
         if cfg.evaluate_site_models:
-            for update in sorted(self.last_updates, key=lambda u: u.site):
+            ordered = sorted(self.last_updates, key=lambda u: u.site)
+            for n, update in enumerate(ordered, start=1):
                 # Re-saved as a model: evaluators get the weights, not the owner's metrics.
+                # Named by position: a site name may hold characters a file name should not.
                 params = dict(ctx.read_update(update))
-                models.append((update.site, ctx.save_model(f"cross-site-{update.site}", params)))
+                models.append((update.site, ctx.save_model(f"cross-site-{n}", params)))
         matrix: dict[str, dict[str, dict[str, float] | None]] = {
             site: {owner: None for owner, _ in models} for site in sorted(ctx.sites)
         }

@@ -76,7 +76,7 @@ def flatten(ups: list[dict[str, np.ndarray]]) -> np.ndarray:
 
 def test_krum_scores_match_brute_force() -> None:
     flat = flatten(updates(4, 8))
-    np.testing.assert_allclose(krum_scores(flat, 2), brute_krum_scores(flat, 2), rtol=1e-9)
+    np.testing.assert_allclose(krum_scores(flat @ flat.T, 2), brute_krum_scores(flat, 2), rtol=1e-9)
 
 
 def test_krum_picks_the_lowest_scored_update_and_drops_attackers() -> None:

@@ -121,15 +121,21 @@ def test_fedprox_sends_mu_to_every_train_task(tmp_path: Path) -> None:
     )
 
 
-def test_scaffold_matches_the_algorithm_in_numpy(tmp_path: Path) -> None:
-    result = run(tmp_path, "scaffold", {"num_rounds": 3, "server_lr": 0.8}, ["--mode", "scaffold"])
+@pytest.mark.parametrize("sample", [None, 2])
+def test_scaffold_matches_the_algorithm_in_numpy(tmp_path: Path, sample: int | None) -> None:
+    args: dict[str, Any] = {"num_rounds": 3, "server_lr": 0.8, "min_clients": 2}
+    if sample:
+        args |= {"sample_count": sample, "sample_seed": 2}
+    result = run(tmp_path, "scaffold", args, ["--mode", "scaffold"])
     trail = models(result)
     assert set(trail[0]) == {"w", "scaffold_c.w"} and not trail[0]["scaffold_c.w"].any()
     x, c = X0.copy(), np.zeros(4)
     ci = {i: np.zeros(4) for i in range(1, N + 1)}
     for r in range(1, 4):
+        chosen = sample_sites(SITES, r, fraction=None, count=sample, seed=2, minimum=2)
+        ids = [int(s.split("-")[1]) for s in chosen]
         ys, dcs = [], []
-        for i in range(1, N + 1):
+        for i in ids:
             y = x.copy()
             for _ in range(3):
                 y = y - 0.1 * ((y - i * np.array([1.0, 2.0, 3.0, 4.0])) - ci[i] + c)
@@ -137,11 +143,19 @@ def test_scaffold_matches_the_algorithm_in_numpy(tmp_path: Path) -> None:
             ys.append(y)
             dcs.append(new_ci - ci[i])
             ci[i] = new_ci
-        mean_y = np.average(ys, axis=0, weights=[10.0 * i for i in range(1, N + 1)])
+        mean_y = np.average(ys, axis=0, weights=[10.0 * i for i in ids])
         x = x + 0.8 * (mean_y - x)
-        c = c + (N / N) * np.mean(dcs, axis=0)
+        c = c + (len(ids) / N) * np.mean(dcs, axis=0)  # |S| / N
         np.testing.assert_allclose(trail[r]["w"], x, rtol=1e-10)
         np.testing.assert_allclose(trail[r]["scaffold_c.w"], c, rtol=1e-10, atol=1e-12)
+
+
+def test_krum_with_too_few_updates_fails_the_job_clearly(tmp_path: Path) -> None:
+    job = toy_job(tmp_path / "job", "fedavg", {"num_rounds": 1, "aggregator": "krum"})
+    result = simulate(job, 3, threads=2, workspace=tmp_path / "ws", progress=False)
+    assert result.status == JobStatus.FINISHED_EXCEPTION
+    assert "round 1: aggregation failed" in result.reason
+    assert "needs at least 4 updates, got 3" in result.reason
 
 
 @pytest.mark.parametrize("order", ["fixed", "random"])

@@ -5,6 +5,7 @@ on this class through its hooks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
@@ -25,7 +26,7 @@ AggregatorName = Literal["weighted_mean", "median", "trimmed_mean", "krum", "mul
 class Aggregator(Protocol):
     """What a round folds updates into (:class:`WeightedMean`, :class:`RobustAggregator`)."""
 
-    def add(self, tensors: Any, weight: float) -> None:
+    def add(self, tensors: Iterable[tuple[str, np.ndarray]], weight: float) -> None:
         """Fold one update in."""
 
     def result(self) -> dict[str, np.ndarray]:

@@ -29,6 +29,7 @@ test-torch: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/round_overhead.py --sites 2 --params 1000 --rounds 6 --repeat 3
 	$(BIN)/python benchmarks/round_overhead.py --sites 3 --params 1000000 --rounds 6 --repeat 3
+	$(BIN)/python benchmarks/aggregators.py --params 1000000 --updates 10
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests examples benchmarks

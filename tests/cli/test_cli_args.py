@@ -10,6 +10,7 @@ import pytest
 
 from cohort.cli.job import job
 from cohort.cli.main import cli
+from cohort.recipes import RECIPES
 from tests.cli.helpers import envelope, events, run
 
 
@@ -194,7 +195,7 @@ def test_deprecated_list_templates_lists_recipes_with_notice() -> None:
     assert result.exit_code == 0
     data = envelope(result)["data"]
     assert data["deprecation"]["replacement"] == "cohort recipe list"
-    assert [r["name"] for r in data["recipes"]] == ["fedavg"]
+    assert [r["name"] for r in data["recipes"]] == list(RECIPES)
     assert "DEPRECATED" in result.stderr
     human = run("job", "list_templates")
     assert human.exit_code == 0 and "fedavg" in human.stdout and "DEPRECATED" in human.stderr

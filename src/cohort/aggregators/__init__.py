@@ -1,5 +1,7 @@
 """Aggregators: how a round's updates become the next global model."""
 
+from cohort.aggregators.robust import RobustAggregator
+from cohort.aggregators.server_opt import ServerOptimizer
 from cohort.aggregators.weighted import WeightedMean
 
-__all__ = ["WeightedMean"]
+__all__ = ["RobustAggregator", "ServerOptimizer", "WeightedMean"]

@@ -60,12 +60,64 @@ class RecipeInfo:
 
 #: Built-in recipes, by name.
 RECIPES: dict[str, RecipeInfo] = {
-    "fedavg": RecipeInfo(
-        name="fedavg",
-        class_path="cohort.recipes.FedAvgRecipe",
-        workflow="fedavg",
-        description="Federated averaging: each round, sites train the global model on their "
-        "data and the server averages their updates, weighted by sample count.",
-        example="examples/hello-numpy/job.py",
-    ),
+    info.name: info
+    for info in (
+        RecipeInfo(
+            name="fedavg",
+            class_path="cohort.recipes.FedAvgRecipe",
+            workflow="fedavg",
+            description="Federated averaging: each round, sites train the global model on "
+            "their data and the server averages their updates, weighted by sample count. "
+            "Options: robust aggregation (aggregator=median, trimmed_mean, krum, "
+            "multi_krum) and client sampling (sample_fraction or sample_count).",
+            example="examples/hello-numpy/job.py",
+        ),
+        RecipeInfo(
+            name="fedavgm",
+            class_path="cohort.recipes.FedAvgMRecipe",
+            workflow="fedavgm",
+            description="FedAvg with server momentum (Hsu et al., 2019).",
+            example="docs/algorithms.md",
+        ),
+        RecipeInfo(
+            name="fedopt",
+            class_path="cohort.recipes.FedOptRecipe",
+            workflow="fedopt",
+            description="FedAvg with an adaptive server optimiser: FedAdam, FedYogi or "
+            "FedAdagrad (Reddi et al., 2021).",
+            example="docs/algorithms.md",
+        ),
+        RecipeInfo(
+            name="fedprox",
+            class_path="cohort.recipes.FedProxRecipe",
+            workflow="fedprox",
+            description="FedProx: sites add a proximal term mu/2 ||w - w_global||^2 to "
+            "their loss (Li et al., 2020).",
+            example="docs/algorithms.md",
+        ),
+        RecipeInfo(
+            name="scaffold",
+            class_path="cohort.recipes.ScaffoldRecipe",
+            workflow="scaffold",
+            description="SCAFFOLD: control variates on the server and the sites correct "
+            "client drift (Karimireddy et al., 2020).",
+            example="docs/algorithms.md",
+        ),
+        RecipeInfo(
+            name="cyclic",
+            class_path="cohort.recipes.CyclicRecipe",
+            workflow="cyclic",
+            description="Cyclic weight transfer: the model visits the sites in turn, each "
+            "training it further.",
+            example="docs/algorithms.md",
+        ),
+        RecipeInfo(
+            name="cross_site_eval",
+            class_path="cohort.recipes.CrossSiteEvalRecipe",
+            workflow="cross_site_eval",
+            description="FedAvg, then every site evaluates the global model and every "
+            "site's model; the matrix is cross_site_eval.json in the job result.",
+            example="docs/algorithms.md",
+        ),
+    )
 }

@@ -1,4 +1,4 @@
-"""FedAvgRecipe: a FedAvg job around one training script."""
+"""FedAvgRecipe: a FedAvg job around one training script; the base of the algorithm recipes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cohort.errors import ErrorCode, InvalidRequest
 from cohort.jobfolder import CLIENT_CONFIG, SERVER_CONFIG
@@ -21,6 +21,10 @@ APP = "app"
 
 class FedAvgRecipe(Recipe):
     """A FedAvg job: every site runs ``train_script`` (copied into ``app/custom/``).
+
+    Subclasses set :attr:`workflow` and :attr:`args_model` for the other FedAvg-family
+    workflows; any workflow argument not named below (``aggregator``, ``sample_fraction``,
+    ``mu``, ...) goes in ``workflow_args`` and is checked against :attr:`args_model` here.
 
     Args:
         name: the job's name.
@@ -37,7 +41,12 @@ class FedAvgRecipe(Recipe):
             ``log_streaming: false``); None leaves it to the components in ``recipe.job``
             and the server's default (on in a POC).
         scheduling_timeout: seconds the job may wait for ``min_clients`` sites.
+        workflow_args: more arguments of the workflow (see docs/algorithms.md), e.g.
+            ``aggregator="median"`` or ``sample_fraction=0.5``.
     """
+
+    workflow: ClassVar[str] = "fedavg"
+    args_model: ClassVar[type[FedAvgArgs]] = FedAvgArgs
 
     def __init__(
         self,
@@ -54,14 +63,18 @@ class FedAvgRecipe(Recipe):
         env: dict[str, str] | None = None,
         log_streaming: bool | None = None,
         scheduling_timeout: float = 300.0,
+        **workflow_args: Any,
     ) -> None:
         self.name = name
         self.train_script = Path(train_script)
         self.extra_files = [Path(p) for p in extra_files]
         self.sites = list(sites) if sites else None
         # Validate now, with the job format's own types: a bad recipe fails where it is written.
-        self.args = FedAvgArgs(
-            num_rounds=num_rounds, task_timeout=task_timeout, wait_after_min=wait_after_min
+        self.args = self.args_model(
+            num_rounds=num_rounds,
+            task_timeout=task_timeout,
+            wait_after_min=wait_after_min,
+            **workflow_args,
         )
         self.meta = JobMeta(
             name=name,
@@ -74,7 +87,7 @@ class FedAvgRecipe(Recipe):
             script=f"custom/{self.train_script.name}", args=list(train_args), env=dict(env or {})
         )
         self.server = ServerAppConfig(
-            workflow="fedavg", args=self.args.model_dump(exclude_none=True)
+            workflow=self.workflow, args=self.args.model_dump(exclude_none=True)
         )
         #: Components of the job's apps: recipe.job.to_clients(JobLogStreamer()), ...
         self.job = JobComponents()

@@ -33,7 +33,7 @@ from cohort.store import FileArtifactStore
 from cohort.wire.payload import PayloadHeader, encode_payload
 from cohort.wire.tensors import iter_file_tensors
 from cohort.workflows import WORKFLOWS
-from cohort.workflows.base import RoundOutcome, WorkflowContext, WorkflowFailed
+from cohort.workflows.base import RoundOutcome, WorkflowContext, WorkflowFailed, check_file_name
 from cohort.workflows.inorder import InOrder
 
 __all__ = ["HttpWorkflowContext", "main"]
@@ -187,6 +187,17 @@ class HttpWorkflowContext(WorkflowContext):
             },
         )
         return key
+
+    def save_model(self, name: str, params: dict[str, np.ndarray]) -> str:
+        """Write a work model under ``models/work/`` (no round is recorded)."""
+        key = f"jobs/{self.job_id}/models/work/{check_file_name(name)}.safetensors"
+        header = PayloadHeader(kind="model", total_rounds=self.total_rounds)
+        self.artifacts.write_bytes(key, encode_payload(params, header))
+        return key
+
+    def save_result_file(self, name: str, data: bytes) -> None:
+        """Write ``results/<name>``, which the result archive carries as workspace/<name>."""
+        self.artifacts.write_bytes(f"jobs/{self.job_id}/results/{check_file_name(name)}", data)
 
     def set_round_metrics(self, round: int, metrics: dict[str, float]) -> None:
         """Attach metrics to a round; sent with the next call (none when empty)."""

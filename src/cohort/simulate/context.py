@@ -25,7 +25,7 @@ from cohort.simulate.board import Board, SimTask
 from cohort.states import TaskStatus
 from cohort.wire.payload import PayloadHeader, encode_payload
 from cohort.wire.tensors import iter_file_tensors
-from cohort.workflows.base import RoundOutcome, WorkflowContext
+from cohort.workflows.base import RoundOutcome, WorkflowContext, check_file_name
 
 __all__ = ["ProgressSink", "SimWorkflowContext"]
 
@@ -136,11 +136,7 @@ class SimWorkflowContext(WorkflowContext):
         key = f"models/round-{round}.safetensors"
         header = PayloadHeader(kind="model", current_round=round, total_rounds=self.total_rounds)
         data = encode_payload(params, header)
-        target = self.root / key
-        target.parent.mkdir(exist_ok=True)
-        tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        _write_atomic(self.root / key, data)
         self.rounds[round] = RoundRecord(
             job_id=self.job_id,
             round=round,
@@ -151,6 +147,17 @@ class SimWorkflowContext(WorkflowContext):
             created=time.time(),
         )
         return key
+
+    def save_model(self, name: str, params: dict[str, np.ndarray]) -> str:
+        """Write a work model under ``models/work/`` (no round is recorded)."""
+        key = f"models/work/{check_file_name(name)}.safetensors"
+        header = PayloadHeader(kind="model", total_rounds=self.total_rounds)
+        _write_atomic(self.root / key, encode_payload(params, header))
+        return key
+
+    def save_result_file(self, name: str, data: bytes) -> None:
+        """Write ``results/<name>``, which the result folder carries as workspace/<name>."""
+        _write_atomic(self.root / "results" / check_file_name(name), data)
 
     def set_round_metrics(self, round: int, metrics: dict[str, float]) -> None:
         """Merge metrics into a round's (as the store does); none when empty."""
@@ -175,6 +182,13 @@ class SimWorkflowContext(WorkflowContext):
         """Append a line to the job's server log."""
         with self.log_path.open("a", encoding="utf-8") as fh:
             fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
 
 
 class _RoundWaiter:

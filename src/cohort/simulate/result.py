@@ -72,7 +72,7 @@ def write_result_folder(root: Path, record: JobRecord, rounds: list[RoundRecord]
     """Write ``root/result`` as the server's result archive unpacks (see ``build_result_zip``):
     ``meta.json``, and under ``workspace/``: ``FL_global_model.safetensors``,
     ``metrics_summary.json``, ``models/round-N.safetensors``, ``log.txt`` (the server's) and
-    ``<site>/log.txt`` and ``<site>/metrics.jsonl``."""
+    ``<site>/log.txt`` and ``<site>/metrics.jsonl``, and the workflow's result files."""
     result = root / "result"
     if result.exists():
         shutil.rmtree(result)
@@ -100,4 +100,9 @@ def write_result_folder(root: Path, record: JobRecord, rounds: list[RoundRecord]
     if metrics.is_dir():
         for item in sorted(metrics.iterdir()):
             _link_or_copy(item, ws / item.stem / "metrics.jsonl")
+    files = root / "results"  # the workflow's own result files (e.g. cross_site_eval.json)
+    if files.is_dir():
+        for item in sorted(files.iterdir()):
+            if not item.name.startswith("."):
+                _link_or_copy(item, ws / item.name)
     return result

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from cohort.errors import ErrorCode, InvalidRequest
 from cohort.schemas.records import UpdateRecord
 
-__all__ = ["RoundOutcome", "Workflow", "WorkflowContext", "WorkflowFailed"]
+__all__ = ["RoundOutcome", "Workflow", "WorkflowContext", "WorkflowFailed", "check_file_name"]
+
+#: Names a workflow may give stored models and result files: no folders, no dot files.
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def check_file_name(name: str) -> str:
+    """Return ``name`` if it is a plain file name (UNSAFE_PATH otherwise)."""
+    if not _FILE_NAME.fullmatch(name) or ".." in name:
+        raise InvalidRequest(f"{name!r} is not a plain file name", ErrorCode.UNSAFE_PATH)
+    return name
 
 
 class WorkflowFailed(Exception):
@@ -67,6 +79,16 @@ class WorkflowContext(abc.ABC):
         self, round: int, params: dict[str, np.ndarray], num_updates: int, num_samples: int
     ) -> str:
         """Store the round's global model and record it in the model trail; return its key."""
+
+    @abc.abstractmethod
+    def save_model(self, name: str, params: dict[str, np.ndarray]) -> str:
+        """Store a model that is not a round's global model (a cyclic hand-over, a site's
+        model for cross-site evaluation) under ``name`` (a plain file stem); return its key,
+        which ``run_tasks`` can send."""
+
+    @abc.abstractmethod
+    def save_result_file(self, name: str, data: bytes) -> None:
+        """Store a file the job's result carries as ``workspace/<name>`` (a plain name)."""
 
     @abc.abstractmethod
     def set_round_metrics(self, round: int, metrics: dict[str, float]) -> None:

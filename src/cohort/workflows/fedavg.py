@@ -1,17 +1,36 @@
-"""FedAvg: each round, sites train from the global model and their updates are averaged,
-weighted by sample count, as they arrive."""
+"""FedAvg: each round, sites train from the global model and their updates are combined (a
+sample-weighted mean as they arrive, or a robust rule), optionally on a seeded sample of the
+sites. The FedAvg family (FedAvgM, FedOpt, FedProx, SCAFFOLD, cross-site evaluation) builds
+on this class through its hooks."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, ClassVar, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cohort.aggregators.robust import RobustAggregator
 from cohort.aggregators.weighted import WeightedMean, weighted_metrics
+from cohort.errors import CohortError
 from cohort.schemas.records import UpdateRecord
 from cohort.workflows.base import RoundOutcome, Workflow, WorkflowContext, WorkflowFailed
+from cohort.workflows.sampling import sample_sites
 
-__all__ = ["FedAvg", "FedAvgArgs"]
+__all__ = ["Aggregator", "FedAvg", "FedAvgArgs", "round_metrics"]
+
+AggregatorName = Literal["weighted_mean", "median", "trimmed_mean", "krum", "multi_krum"]
+
+
+class Aggregator(Protocol):
+    """What a round folds updates into (:class:`WeightedMean`, :class:`RobustAggregator`)."""
+
+    def add(self, tensors: Iterable[tuple[str, np.ndarray]], weight: float) -> None:
+        """Fold one update in."""
+
+    def result(self) -> dict[str, np.ndarray]:
+        """The round's combined model."""
 
 
 class FedAvgArgs(BaseModel):
@@ -36,14 +55,46 @@ class FedAvgArgs(BaseModel):
     final_validation: bool = Field(
         default=True, description="Ask sites to evaluate the final global model."
     )
+    aggregator: AggregatorName = Field(
+        default="weighted_mean",
+        description="How a round's updates combine: a sample-weighted mean (memory: one "
+        "model), or a robust rule (median, trimmed_mean, krum, multi_krum; memory: every "
+        "update of the round).",
+    )
+    trim_ratio: float = Field(
+        default=0.1, ge=0, lt=0.5, description="trimmed_mean: share cut at each end."
+    )
+    num_byzantine: int = Field(
+        default=1, ge=0, description="krum / multi_krum: Byzantine sites to tolerate (f)."
+    )
+    multi_krum_m: int | None = Field(
+        default=None, ge=1, description="multi_krum: updates averaged (default n - f)."
+    )
+    sample_fraction: float | None = Field(
+        default=None, gt=0, le=1, description="Share of the sites asked each round."
+    )
+    sample_count: int | None = Field(
+        default=None, ge=1, description="Number of sites asked each round."
+    )
+    sample_seed: int = Field(default=0, description="Seed of the per-round site sample.")
+
+    @model_validator(mode="after")
+    def _one_sampling(self) -> FedAvgArgs:
+        if self.sample_fraction is not None and self.sample_count is not None:
+            raise ValueError("give sample_fraction or sample_count, not both")
+        return self
 
 
 class FedAvg(Workflow):
     """Federated averaging (McMahan et al., 2017)."""
 
+    args_model: ClassVar[type[FedAvgArgs]] = FedAvgArgs
+
     def __init__(self, **args: Any) -> None:
         super().__init__(**args)
-        self.config = FedAvgArgs.model_validate(args)
+        self.config = self.args_model.model_validate(args)
+        self.global_params: dict[str, np.ndarray] = {}  # the current global model: O(model)
+        self.last_updates: list[UpdateRecord] = []  # the final round's results (records only)
 
     def run(self, ctx: WorkflowContext) -> None:
         """Run ``num_rounds`` rounds, then a validation of the final model."""
@@ -52,46 +103,118 @@ class FedAvg(Workflow):
         model_key = self._initial_model(ctx)
         for rnd in range(1, cfg.num_rounds + 1):
             ctx.set_progress(rnd, cfg.num_rounds, f"round {rnd} of {cfg.num_rounds}: training")
-            agg = WeightedMean()
+            sites = sample_sites(
+                ctx.sites,
+                rnd,
+                fraction=cfg.sample_fraction,
+                count=cfg.sample_count,
+                seed=cfg.sample_seed,
+                minimum=min_clients,
+            )
+            agg = self.new_aggregator(ctx)
 
-            def fold(update: UpdateRecord, agg: WeightedMean = agg) -> None:
+            def fold(update: UpdateRecord, agg: Aggregator = agg) -> None:
                 agg.add(ctx.read_update(update), float(update.num_samples))
 
             outcome = ctx.run_tasks(
                 round=rnd,
                 name="train",
-                sites=ctx.sites,
+                sites=sites,
                 model_key=model_key,
                 timeout=cfg.task_timeout,
-                min_results=min_clients,
+                min_results=min(min_clients, len(sites)),
                 wait_after_min=cfg.wait_after_min,
                 on_result=fold,
+                meta=self.task_meta(rnd),
             )
-            self._check(outcome, rnd, min_clients, "train")
+            self._check(outcome, rnd, min(min_clients, len(sites)), "train")
             # Metrics in train results describe the model each site received: round rnd-1's.
-            ctx.set_round_metrics(rnd - 1, _metrics(outcome))
+            ctx.set_round_metrics(rnd - 1, round_metrics(outcome.updates))
+            try:
+                params = self.next_global(agg.result())
+            except CohortError as exc:  # e.g. too few updates for Krum: fail the job, clearly
+                raise WorkflowFailed(f"round {rnd}: aggregation failed: {exc}") from exc
+            self.last_updates = list(outcome.updates)
             total = sum(u.num_samples for u in outcome.updates)
-            model_key = ctx.save_global_model(rnd, agg.result(), len(outcome.updates), total)
-            ctx.log(f"round {rnd}: aggregated {len(outcome.updates)} updates ({total} samples)")
+            model_key = self._save(ctx, rnd, params, len(outcome.updates), total)
+            ctx.log(
+                f"round {rnd}: aggregated {len(outcome.updates)} updates ({total} samples) "
+                f"from {len(sites)} sampled site(s){self._describe_aggregation(agg)}"
+            )
         if cfg.final_validation:
             ctx.set_progress(cfg.num_rounds, cfg.num_rounds, "validating the final model")
-            outcome = ctx.run_tasks(
-                round=cfg.num_rounds,
-                name="validate",
-                sites=ctx.sites,
-                model_key=model_key,
-                timeout=cfg.task_timeout,
-                min_results=1,
-                wait_after_min=cfg.wait_after_min,
-                on_result=lambda update: None,
-            )
-            self._check(outcome, cfg.num_rounds, 1, "validate")
-            ctx.set_round_metrics(cfg.num_rounds, _metrics(outcome))
+            outcome = self._validate(ctx, cfg.num_rounds, model_key, ctx.sites)
+            ctx.set_round_metrics(cfg.num_rounds, round_metrics(outcome.updates))
+        self.after_training(ctx, model_key)
+
+    # Hooks for the FedAvg family.
+
+    def new_aggregator(self, ctx: WorkflowContext) -> Aggregator:
+        """The round's aggregator, from ``aggregator`` in the args."""
+        cfg = self.config
+        if cfg.aggregator == "weighted_mean":
+            return WeightedMean()
+        return RobustAggregator(
+            cfg.aggregator,
+            trim_ratio=cfg.trim_ratio,
+            num_byzantine=cfg.num_byzantine,
+            multi_krum_m=cfg.multi_krum_m,
+        )
+
+    def task_meta(self, round: int) -> dict[str, Any]:
+        """Extra facts a train task carries to the sites (``FLModel.meta``)."""
+        return {}
+
+    def next_global(self, combined: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The next global model from the round's combined model (FedAvg: that model)."""
+        return combined
+
+    def prepare_initial(self, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The round-0 global model from the initial model (SCAFFOLD adds its controls)."""
+        return params
+
+    def after_training(self, ctx: WorkflowContext, model_key: str) -> None:
+        """Runs once the rounds (and final validation) are done."""
+
+    # Shared steps.
+
+    def _save(
+        self,
+        ctx: WorkflowContext,
+        rnd: int,
+        params: dict[str, np.ndarray],
+        num_updates: int,
+        num_samples: int,
+    ) -> str:
+        self.global_params = params
+        return ctx.save_global_model(rnd, params, num_updates, num_samples)
+
+    def _validate(
+        self,
+        ctx: WorkflowContext,
+        rnd: int,
+        model_key: str,
+        sites: list[str],
+        meta: dict[str, Any] | None = None,
+    ) -> RoundOutcome:
+        outcome = ctx.run_tasks(
+            round=rnd,
+            name="validate",
+            sites=sites,
+            model_key=model_key,
+            timeout=self.config.task_timeout,
+            min_results=1,
+            wait_after_min=self.config.wait_after_min,
+            on_result=lambda update: None,
+            meta=meta,
+        )
+        self._check(outcome, rnd, 1, "validate")
+        return outcome
 
     def _initial_model(self, ctx: WorkflowContext) -> str:
         if self.config.initial_model:
             params = ctx.load_app_model(self.config.initial_model)
-            return ctx.save_global_model(0, params, 0, 0)
+            return self._save(ctx, 0, self.prepare_initial(params), 0, 0)
         # No file: ask sites in turn for their initial model; the first answer wins.
         failures: dict[str, str] = {}
         for site in ctx.sites:
@@ -109,9 +232,17 @@ class FedAvg(Workflow):
             if outcome.aborted:
                 raise WorkflowFailed("job aborted while fetching the initial model")
             if got:
-                return ctx.save_global_model(0, dict(ctx.read_update(got[0])), 0, 0)
+                params = self.prepare_initial(dict(ctx.read_update(got[0])))
+                return self._save(ctx, 0, params, 0, 0)
             failures.update(outcome.failures)
         raise WorkflowFailed(f"no site supplied an initial model: {_describe(failures)}")
+
+    @staticmethod
+    def _describe_aggregation(agg: Aggregator) -> str:
+        if isinstance(agg, RobustAggregator):
+            chosen = f", selected updates {agg.selected}" if agg.selected else ""
+            return f" by {agg.rule}{chosen}"
+        return ""
 
     @staticmethod
     def _check(outcome: RoundOutcome, rnd: int, needed: int, task: str) -> None:
@@ -125,8 +256,9 @@ class FedAvg(Workflow):
             )
 
 
-def _metrics(outcome: RoundOutcome) -> dict[str, float]:
-    return weighted_metrics((u.metrics, float(max(u.num_samples, 1))) for u in outcome.updates)
+def round_metrics(updates: list[UpdateRecord]) -> dict[str, float]:
+    """Sample-weighted mean of the metrics the results carry."""
+    return weighted_metrics((u.metrics, float(max(u.num_samples, 1))) for u in updates)
 
 
 def _describe(failures: dict[str, str]) -> str:

@@ -1,4 +1,5 @@
-"""The result archive of a finished job: final global model, model trail, metrics, logs."""
+"""The result archive of a finished job: final global model, model trail, metrics, logs,
+and the workflow's result files (e.g. the cross-site evaluation matrix)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from cohort.schemas.records import JobRecord
 from cohort.server.state import ServerState
+from cohort.store.artifacts import TEMP_SUFFIX
 
 __all__ = ["build_result_zip"]
 
@@ -65,5 +67,10 @@ def build_result_zip(state: ServerState, record: JobRecord) -> Path:
         if metrics.is_dir():
             for item in sorted(metrics.iterdir()):
                 zf.write(item, f"workspace/{item.stem}/metrics.jsonl")
+        files = arts.path(f"{base}/results")  # the workflow's result files
+        if files.is_dir():
+            for item in sorted(files.iterdir()):
+                if item.is_file() and not item.name.endswith(TEMP_SUFFIX):
+                    zf.write(item, f"workspace/{item.name}")
     shutil.move(str(tmp), str(target))
     return target

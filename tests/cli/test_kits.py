@@ -79,3 +79,25 @@ def test_an_invalid_source_fails_instead_of_falling_back(
     assert envelope(site)["error_code"] == "STARTUP_KIT_MISSING"
     unknown = run("job", "list", "--kit-id", "nope", "--format", "json")
     assert unknown.exit_code == 2 and "alpha" in envelope(unknown)["hint"]
+
+
+def test_registry_is_toml_a_human_can_edit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomllib
+
+    from cohort.admin.kits import cohort_home, dump_toml, list_kits
+
+    monkeypatch.setenv("COHORT_HOME", str(tmp_path / "home"))
+    # Awkward ids and paths survive a write and a read (quotes, backslashes, '@', '.').
+    config = {"startup_kits": {"active": "a@b.org", "ids": {"a@b.org": '/k/"x"\\y', "p.q": "/t"}}}
+    (tmp_path / "home").mkdir()
+    (cohort_home() / "config.toml").write_text(dump_toml(config))
+    assert tomllib.loads((cohort_home() / "config.toml").read_text()) == config
+    assert list_kits() == ("a@b.org", config["startup_kits"]["ids"])
+    # A hand edit in plain TOML style is read the same way.
+    (cohort_home() / "config.toml").write_text(
+        '[startup_kits]\nactive = "p.q"\n\n[startup_kits.ids]\n"p.q" = "/t"\n'
+    )
+    assert list_kits() == ("p.q", {"p.q": "/t"})
+    (cohort_home() / "config.toml").write_text("startup_kits = [broken")
+    with pytest.raises(CohortError, match="not valid TOML"):
+        list_kits()

@@ -1,14 +1,18 @@
 """Which admin startup kit a command uses, and the registry of kits in ``$COHORT_HOME``.
 
 Resolution order (the job command line's): ``--kit-id``, then ``--startup-kit``, then
-``COHORT_STARTUP_KIT_DIR``, then the active kit in ``$COHORT_HOME/config.json``. The first
+``COHORT_STARTUP_KIT_DIR``, then the active kit in ``$COHORT_HOME/config.toml``. The first
 source given decides; if it does not hold a valid admin kit the command fails before it
 connects, with STARTUP_KIT_MISSING. ``--kit-id`` and ``--startup-kit`` never change the
 active kit.
 
-``config.json``::
+``config.toml``::
 
-    {"startup_kits": {"active": "project_admin", "ids": {"project_admin": "/abs/kit/dir"}}}
+    [startup_kits]
+    active = "project_admin"
+
+    [startup_kits.ids]
+    "project_admin" = "/abs/kit/dir"
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import os
 import re
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +52,7 @@ def cohort_home() -> Path:
 
 
 def _config_path() -> Path:
-    return cohort_home() / "config.json"
+    return cohort_home() / "config.toml"
 
 
 def load_config() -> dict[str, Any]:
@@ -56,12 +61,11 @@ def load_config() -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidRequest(
-            f"{path} is not valid JSON: {exc}", hint="Fix or delete the file."
+            f"{path} is not valid TOML: {exc}", hint="Fix or delete the file."
         ) from exc
-    return data if isinstance(data, dict) else {}
 
 
 def save_config(config: dict[str, Any]) -> None:
@@ -70,10 +74,32 @@ def save_config(config: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-")
     with os.fdopen(fd, "w") as fh:
-        json.dump(config, fh, indent=2)
+        fh.write(dump_toml(config))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def dump_toml(table: dict[str, Any], path: tuple[str, ...] = ()) -> str:
+    """TOML text of nested tables of strings, numbers and booleans (the config's shape).
+
+    The standard library reads TOML but does not write it; this small writer keeps Cohort
+    free of a dependency for one file. Keys and strings are written as JSON strings, which
+    are valid TOML basic strings (the same escapes).
+    """
+    scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in table.items() if isinstance(v, dict)}
+    lines = []
+    if path and (scalars or not tables):
+        lines.append("[" + ".".join(json.dumps(p) for p in path) + "]")
+    for key, value in scalars.items():
+        if not isinstance(value, str | int | float | bool):
+            raise TypeError(f"config value {key!r} is a {type(value).__name__}")
+        text = json.dumps(value)  # true/false, numbers and strings are TOML too
+        lines.append(f"{json.dumps(key)} = {text}")
+    parts = ["\n".join(lines) + "\n"] if lines else []
+    parts += [dump_toml(sub, (*path, key)) for key, sub in tables.items()]
+    return "\n".join(parts)
 
 
 def _kits(config: dict[str, Any]) -> dict[str, Any]:

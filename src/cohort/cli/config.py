@@ -1,6 +1,6 @@
 """``cohort config``: register admin startup kits and choose the active one.
 
-The registry is ``$COHORT_HOME/config.json`` (default ``~/.cohort``); job commands use the
+The registry is ``$COHORT_HOME/config.toml`` (default ``~/.cohort``); job commands use the
 active kit unless ``--kit-id``, ``--startup-kit`` or ``COHORT_STARTUP_KIT_DIR`` says otherwise.
 """
 

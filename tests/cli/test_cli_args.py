@@ -44,6 +44,8 @@ def test_schema_is_json_for_every_command_regardless_of_format(command: tuple[st
         assert "json" in schema["output_formats"]
         for arg in schema["arguments"]:
             assert {"name", "kind", "type", "required", "default"} <= set(arg)
+            if arg["required"]:  # no default: null, not a library's sentinel spelled out
+                assert arg["default"] is None, arg
         assert set(schema["exit_codes"]) == {"0", "1", "2", "3", "4"}
 
 

@@ -155,6 +155,9 @@ def _type_info(param: click.Parameter) -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
+    # Click 8.2+ marks "no default" with an enum sentinel (UNSET) rather than None.
+    if type(value).__name__ == "Sentinel":
+        return None
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list | tuple):

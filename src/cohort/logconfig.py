@@ -7,6 +7,11 @@ site agent receives its jobs' settings with each heartbeat and writes them to
 ``COHORT_LOG_CONFIG_FILE``. In both processes a :class:`LogConfigWatcher` thread notices the
 change within a second and applies it to the root logger: a level sets its level, a mode its
 line format, ``reload`` restores the defaults (INFO, ``full``).
+
+A :func:`logging.config.dictConfig` dict is accepted too, for its levels (root and named
+loggers) and its line format. Its handlers, filters and factories (``()``, ``class``) are
+not applied: they would import and run code named by the admin inside every job process,
+and the processes' own handlers are what streams their logs to the server.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from cohort.errors import ErrorCode, InvalidRequest
 from cohort.schemas.admin import LOG_LEVELS, LOG_MODES
@@ -30,6 +36,7 @@ __all__ = [
     "add_workspace_log",
     "apply_setting",
     "merge_setting",
+    "parse_dict_config",
     "parse_setting",
 ]
 
@@ -58,13 +65,88 @@ def parse_setting(value: str) -> tuple[str | None, str | None]:
     )
 
 
-def merge_setting(previous: LogSetting | None, value: str) -> LogSetting:
-    """The setting after asking for ``value`` on top of ``previous`` (version + 1)."""
+def _invalid(message: str) -> InvalidRequest:
+    return InvalidRequest(
+        message,
+        code=ErrorCode.LOG_CONFIG_INVALID,
+        hint="A dictConfig dict sets levels ('root': {'level': ...}, 'loggers': {name: "
+        "{'level': ...}}) and a line format ('formatters': {name: {'format': ...}}).",
+    )
+
+
+def _level(value: Any, where: str) -> str:
+    if not isinstance(value, str) or value.upper() not in LOG_LEVELS:
+        raise _invalid(f"{where}: {value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return value.upper()
+
+
+def _format(formatters: Any) -> str | None:
+    """The line format of a dictConfig's formatters (one, or the same in all)."""
+    if formatters is None:
+        return None
+    if not isinstance(formatters, dict):
+        raise _invalid("formatters must be a mapping of name -> {'format': ...}")
+    formats = set()
+    for name, spec in formatters.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("format"), str):
+            raise _invalid(f"formatters.{name}: needs a 'format' string")
+        formats.add(spec["format"])
+    if len(formats) > 1:
+        raise _invalid("formatters: give one line format (the processes log with one)")
+    fmt = formats.pop() if formats else None
+    if fmt is not None:
+        record = logging.LogRecord("cohort", logging.INFO, __file__, 1, "check", None, None)
+        try:
+            logging.Formatter(fmt).format(record)
+        except (ValueError, KeyError, TypeError) as exc:  # e.g. %(nosuchfield)s
+            raise _invalid(f"format {fmt!r} cannot format a log record: {exc}") from exc
+    return fmt
+
+
+def parse_dict_config(config: dict[str, Any]) -> tuple[str | None, dict[str, str], str | None]:
+    """The root level, named loggers' levels and line format of a dictConfig dict."""
+    if config.get("version", 1) != 1:
+        raise _invalid("dictConfig 'version' must be 1")
+    root = config.get("root", {})
+    if not isinstance(root, dict):
+        raise _invalid("root must be a mapping")
+    level = _level(root["level"], "root.level") if "level" in root else None
+    loggers = config.get("loggers", {})
+    if not isinstance(loggers, dict):
+        raise _invalid("loggers must be a mapping of name -> {'level': ...}")
+    levels = {}
+    for name, spec in loggers.items():
+        if not isinstance(spec, dict):
+            raise _invalid(f"loggers.{name} must be a mapping")
+        if "level" in spec:
+            levels[str(name)] = _level(spec["level"], f"loggers.{name}.level")
+    fmt = _format(config.get("formatters"))
+    if level is None and not levels and fmt is None:
+        raise _invalid("the dictConfig sets no level and no format")
+    return level, levels, fmt
+
+
+def merge_setting(previous: LogSetting | None, value: str | dict[str, Any]) -> LogSetting:
+    """The setting after asking for ``value`` (a level, a mode, or a dictConfig dict) on top
+    of ``previous`` (version + 1)."""
     prev = previous or LogSetting()
+    version = prev.version + 1
+    if isinstance(value, dict):
+        level, loggers, fmt = parse_dict_config(value)
+        return prev.model_copy(
+            update={
+                "level": level or prev.level,
+                "loggers": {**prev.loggers, **loggers},
+                "format": fmt or prev.format,
+                "version": version,
+            }
+        )
     level, mode = parse_setting(value)
     if mode == "reload":
-        return LogSetting(level=None, mode="reload", version=prev.version + 1)
-    return LogSetting(level=level or prev.level, mode=mode or prev.mode, version=prev.version + 1)
+        return LogSetting(level=None, mode="reload", version=version)
+    if mode is not None:  # a mode names the format: it replaces a dictConfig's
+        return prev.model_copy(update={"mode": mode, "format": None, "version": version})
+    return prev.model_copy(update={"level": level, "version": version})
 
 
 def apply_setting(setting: LogSetting, logger: logging.Logger | None = None) -> None:
@@ -75,10 +157,14 @@ def apply_setting(setting: LogSetting, logger: logging.Logger | None = None) -> 
     if setting.mode == "reload":
         target.setLevel(DEFAULT_LEVEL)
         _set_format(target, FORMATS[DEFAULT_MODE])
+    elif setting.format is not None:
+        _set_format(target, setting.format)
     elif setting.mode in FORMATS:
         _set_format(target, FORMATS[setting.mode])
     if setting.level is not None:
         target.setLevel(setting.level)
+    for name, level in setting.loggers.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def add_workspace_log(workspace: Path) -> logging.Handler:
@@ -126,7 +212,11 @@ class LogConfigWatcher(threading.Thread):
         self.applied = setting.version
         apply_setting(setting)
         logging.getLogger("cohort.logconfig").info(
-            "log config applied: level=%s mode=%s", setting.level, setting.mode
+            "log config applied: level=%s mode=%s loggers=%s format=%r",
+            setting.level,
+            setting.mode,
+            setting.loggers,
+            setting.format,
         )
         return True
 

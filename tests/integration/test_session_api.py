@@ -202,7 +202,9 @@ def test_job_meta_list_clone_download(
     assert sess.get_client_job_status() == []  # nothing runs now
 
 
-def test_monitor_callbacks_timeouts_abort_and_log_config(sess: Session, tmp_path: Path) -> None:
+def test_monitor_callbacks_timeouts_abort_and_log_config(
+    sess: Session, fed: Federation, tmp_path: Path
+) -> None:
     job_id = sess.submit_job(str(slow_job(tmp_path / "slow")))
     seen: list[str] = []
 
@@ -230,8 +232,30 @@ def test_monitor_callbacks_timeouts_abort_and_log_config(sess: Session, tmp_path
 
     sess.configure_job_log(job_id, "DEBUG")
     sess.configure_job_log(job_id, {"version": 1, "root": {"level": "WARNING"}}, "server")
-    with pytest.raises(InvalidArgumentError):
-        sess.configure_job_log(job_id, "LOUD")
+    # A dictConfig's levels and line format reach the running server job process; its
+    # handlers are not applied (they would run admin-named code in the job's processes).
+    dict_config = {
+        "version": 1,
+        "formatters": {"plain": {"format": "DICTCFG %(levelname)s %(message)s"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "root": {"level": "INFO", "handlers": ["console"]},
+        "loggers": {"cohort.workflow": {"level": "ERROR"}},
+    }
+    sess.configure_job_log(job_id, dict_config, "server")
+    server_log = fed.server_ws() / "artifacts" / "jobs" / job_id / "logs" / "server.log"
+    until(
+        lambda: "DICTCFG INFO log config applied" in server_log.read_text(),
+        what="the dictConfig's format in the job's server log",
+    )
+    for bad in (
+        "LOUD",
+        {"version": 1, "root": {"level": "LOUD"}},
+        {"version": 1, "formatters": {"f": {"format": "%(no_such_field)s"}}},
+        {"version": 1, "handlers": {}},  # sets nothing Cohort applies
+        str(tmp_path / "missing.json"),
+    ):
+        with pytest.raises(InvalidArgumentError):
+            sess.configure_job_log(job_id, bad)
     with pytest.raises(InvalidTarget):
         sess.configure_job_log(job_id, "INFO", target="site-9")
 
@@ -401,8 +425,14 @@ def test_reports_and_site_log(sess: Session, fed: Federation) -> None:
     assert set(applied) == {"server", "site-1", "site-2"}
     assert all(a["level"] == "WARNING" for a in applied.values())
     sess.configure_site_log("concise")
+    config = {"version": 1, "root": {"level": "ERROR"}, "loggers": {"httpx": {"level": "DEBUG"}}}
+    applied = fed.api.call("POST", "/admin/v1/site-log", json={"setting": config})
+    assert all(a["level"] == "ERROR" for a in applied.values()), applied
+    assert sess.configure_site_log({"version": 1, "root": {"level": "WARNING"}}, "site-2") is None
     applied = fed.api.call("POST", "/admin/v1/site-log", json={"setting": "reload"})
     assert all(a["level"] == "INFO" for a in applied.values())
+    with pytest.raises(InvalidArgumentError):
+        sess.configure_site_log({"version": 1, "loggers": {"x": {"level": "LOUD"}}})
     with pytest.raises(InvalidArgumentError):
         sess.configure_site_log("LOUD", "server")
     with pytest.raises(InvalidArgumentError):

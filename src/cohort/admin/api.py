@@ -181,7 +181,11 @@ class AdminAPI(RegistryCalls):
         return CloneReply.model_validate(response.json())
 
     def set_log_config(
-        self, job_id: str, setting: str, site: str = "all", study: str = DEFAULT_STUDY
+        self,
+        job_id: str,
+        setting: str | dict[str, Any],
+        site: str = "all",
+        study: str = DEFAULT_STUDY,
     ) -> LogConfigReply:
         """Change the log level or mode of a running job's server process and/or sites."""
         body = LogConfigRequest(setting=setting, site=site).model_dump()

@@ -14,7 +14,6 @@ A script written against the spec runs with only its import line changed::
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shutil
@@ -26,6 +25,7 @@ from typing import Any
 
 from cohort.admin.api import AdminAPI
 from cohort.admin.kits import resolve_admin_kit
+from cohort.admin.logsetting import log_setting
 from cohort.admin.session_system import SystemCommands
 from cohort.admin.spec import SessionSpec
 from cohort.admin.spec_errors import invalid, is_tls_refusal, translate_errors
@@ -310,7 +310,7 @@ class Session(SystemCommands, SessionSpec):
     @translate_errors
     def configure_job_log(self, job_id: str, config: Any, target: str = "all") -> None:
         """Set a running job's log level or mode on "all", "server" or a site."""
-        self._live().set_log_config(job_id, _log_setting(config), site=target, study=self.study)
+        self._live().set_log_config(job_id, log_setting(config), site=target, study=self.study)
 
     # -- system ---------------------------------------------------------------------------------
     @translate_errors
@@ -381,31 +381,6 @@ def _check_wait(timeout: float, poll_interval: float) -> None:
         raise invalid(f"timeout must be 0 (never) or positive, not {timeout}")
     if poll_interval <= 0:
         raise invalid(f"poll_interval must be positive, not {poll_interval}")
-
-
-def _log_setting(config: Any) -> str:
-    """A job log config as the level or mode name the server takes.
-
-    A dictConfig dict (or a JSON file holding one) is accepted when it only sets the root
-    level, which is all a running job's processes can change today.
-    """
-    if isinstance(config, str) and not config.endswith(".json"):
-        return config
-    if isinstance(config, str):
-        try:
-            config = json.loads(Path(config).read_text())
-        except (OSError, ValueError) as exc:
-            raise invalid(f"cannot read log config file {config}: {exc}") from exc
-    if isinstance(config, dict):
-        level = (
-            config.get("root", {}).get("level") if isinstance(config.get("root"), dict) else None
-        )
-        if isinstance(level, str):
-            return level
-    raise invalid(
-        "log config must be a level, a mode, or a dictConfig dict (or .json file) setting "
-        "root.level"
-    )
 
 
 @translate_errors

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from cohort.admin.api import AdminAPI
+from cohort.admin.logsetting import log_setting
 from cohort.admin.spec_errors import invalid, translate_errors
 from cohort.admin.spec_types import TargetType
 from cohort.errors import CohortError, ErrorCode
@@ -146,10 +147,8 @@ class SystemCommands:
 
     @translate_errors
     def configure_site_log(self, config: Any, target: str = "all") -> None:
-        """Set the site-level log level or mode of the server and/or clients."""
-        if not isinstance(config, str):
-            raise invalid("site log config must be a log level or a log mode name")
-        body = {"setting": config, "target": target, "timeout": self.command_timeout}
+        """Set the site-level log level, mode or dictConfig of the server and/or clients."""
+        body = {"setting": log_setting(config), "target": target, "timeout": self.command_timeout}
         self._live().call("POST", "/admin/v1/site-log", json=body)
 
     # -- clients --------------------------------------------------------------------------------

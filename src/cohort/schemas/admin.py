@@ -7,6 +7,7 @@ CLI checks them before connecting and the server checks them again.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -113,7 +114,10 @@ class JobLogs(BaseModel):
 class LogConfigRequest(BaseModel):
     """Change the logging of a running job's processes."""
 
-    setting: str = Field(description=f"A level {LOG_LEVELS} or a mode {LOG_MODES}.")
+    setting: str | dict[str, Any] = Field(
+        description=f"A level {LOG_LEVELS}, a mode {LOG_MODES}, or a logging dictConfig dict "
+        "(its levels and line format are applied)."
+    )
     site: str = Field(default="all", description='"all", "server", or a site of the job.')
 
 
@@ -122,7 +126,7 @@ class LogConfigReply(BaseModel):
 
     job_id: str
     study: str
-    setting: str
+    setting: str | dict[str, Any]
     targets: dict[str, LogSetting]
 
 

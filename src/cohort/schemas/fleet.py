@@ -53,6 +53,9 @@ class LogSetting(BaseModel):
 
     level: str | None = None
     mode: str | None = None
+    #: From a dictConfig: levels of named loggers, and the line format (wins over ``mode``).
+    loggers: dict[str, str] = Field(default_factory=dict)
+    format: str | None = None
     version: int = 0
 
 

@@ -40,7 +40,8 @@ def run_command(workspace: Path, name: str, args: dict[str, Any]) -> Any:
     if name == "resources":
         return resources(workspace)
     if name == "site_log":
-        setting = merge_setting(None, str(args.get("setting", "")))
+        value = args.get("setting", "")
+        setting = merge_setting(None, value if isinstance(value, dict) else str(value))
         root = logging.getLogger()
         apply_setting(setting, root)
         # The level now in force in this process, so the admin sees what took effect.

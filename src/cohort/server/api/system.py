@@ -48,7 +48,7 @@ class TargetCommand(BaseModel):
 class SiteLogRequest(BaseModel):
     """A site-level log level or mode for "all", "server" or a site."""
 
-    setting: str = Field(max_length=32)
+    setting: str | dict[str, Any] = Field(description="A level, a mode or a dictConfig dict.")
     target: str = Field(default="all", max_length=128)
     timeout: float | None = Field(default=None, gt=0, le=MAX_COMMAND_TIMEOUT)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 from cohort.errors import Conflict, ErrorCode, NotFound
-from cohort.logconfig import merge_setting, parse_setting
+from cohort.logconfig import merge_setting
 from cohort.schemas.admin import (
     JobLogs,
     JobStats,
@@ -147,10 +148,12 @@ class ObserveService:
                 )
         return result
 
-    def set_log_config(self, job_id: str, study: str, setting: str, site: str) -> LogConfigReply:
+    def set_log_config(
+        self, job_id: str, study: str, setting: str | dict[str, Any], site: str
+    ) -> LogConfigReply:
         """Record a log level or mode for a running job's processes; they apply it within a
         second or two (the server job process from the artifact store, sites by heartbeat)."""
-        parse_setting(setting)  # refuse a bad value before anything else
+        merge_setting(None, setting)  # refuse a bad value before anything else
         record = self.jobs.get(job_id, study)
         if record.status in JOB_TERMINAL:
             raise Conflict(

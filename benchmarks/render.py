@@ -1,0 +1,138 @@
+"""Render benchmarks/results/*.json into the results section of benchmarks/README.md.
+
+    .venv/bin/python benchmarks/render.py
+
+Everything between the ``<!-- results:start -->`` and ``<!-- results:end -->`` markers is
+rewritten; the rest of the README is left as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from harness import RESULTS, ROOT
+
+README = ROOT / "benchmarks" / "README.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+PEERS = ("flower", "nvflare")
+NAMES = {"cohort": "Cohort", "flower": "Flower", "nvflare": "NVIDIA FLARE"}
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _when(data: dict[str, Any]) -> str:
+    m = data["machine"]
+    load = ", ".join(str(x) for x in m["load_average"])
+    return (
+        f"_{m['date']}, {m['cpus']} cores, {m['memory_gib']} GiB, Python {m['python']}; "
+        f"load average at the end {load}._"
+    )
+
+
+def _cell(row: dict[str, Any] | None, key: str, fmt: str) -> str:
+    if row is None:
+        return "not run"
+    if row.get(key) is None:
+        return "failed" if row.get("errors") else "-"
+    return format(row[key], fmt)
+
+
+def overhead(data: dict[str, Any]) -> list[str]:
+    """The round-overhead table: one line per mode and site count."""
+    out = [
+        f"### 1. Round overhead ({data['params']:,} float32 parameters, "
+        f"{data['rounds']} rounds, median of {data['repeat']} run(s))",
+        "",
+        _when(data),
+        "",
+        "| mode | sites | Cohort s/round | Flower s/round | NVIDIA FLARE s/round "
+        "| Cohort / best peer | Cohort peak MB | Flower peak MB | NVIDIA FLARE peak MB "
+        "| Cohort / best peer (memory) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    keys = sorted({(r["mode"], r["sites"]) for r in data["rows"]}, key=lambda k: (k[0], k[1]))
+    for mode, sites in keys:
+        by = {r["platform"]: r for r in data["rows"] if (r["mode"], r["sites"]) == (mode, sites)}
+        c = by.get("cohort")
+        cells = [
+            "simulation" if mode == "sim" else "POC (loopback)",
+            str(sites),
+            *(_cell(by.get(p), "round_s", ".3f") for p in ("cohort", *PEERS)),
+            _cell(c, "round_s_vs_best_peer", ".2f"),
+            *(_cell(by.get(p), "peak_mb", ".0f") for p in ("cohort", *PEERS)),
+            _cell(c, "peak_mb_vs_best_peer", ".2f"),
+        ]
+        out.append("| " + " | ".join(cells) + " |")
+    errors = [
+        f"- {NAMES[r['platform']]} {r['mode']} {r['sites']} sites: {e}"
+        for r in data["rows"]
+        for e in r.get("errors", [])
+    ]
+    if errors:
+        out += ["", "Failures in this run:", "", *errors]
+    return out
+
+
+def parity(data: dict[str, Any]) -> list[str]:
+    """The parity line(s)."""
+    out = ["### 6. Parity with Flower", "", _when(data), ""]
+    for row in data["rows"]:
+        if "error" in row:
+            out.append(f"- {NAMES[row['platform']]} failed: {row['error']}")
+        else:
+            verdict = "holds" if row["holds_to_1e-6"] else "does NOT hold"
+            out.append(
+                f"- {row['sites']} sites, {row['rounds']} rounds of FedAvg: max absolute "
+                f"difference of the global models {row['max_abs_diff']:.3g} (largest weight "
+                f"{row['max_abs_weight']:.3g}); parity to 1e-6 {verdict}."
+            )
+    return out
+
+
+def aggregation(data: dict[str, Any]) -> list[str]:
+    """The aggregation table."""
+    out = [
+        f"### 4. Aggregation ({data['updates']} updates of {data['params']:,} float32 parameters)",
+        "",
+        _when(data),
+        "",
+        "| what | seconds | GB/s of update bytes | fraction of the bound |",
+        "|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        out.append(
+            f"| {r['what']} | {r['seconds']:.3f} | {r['gb_per_s']:.2f} "
+            f"| {r['fraction_of_bound']:.2f} |"
+        )
+    return out
+
+
+def render() -> str:
+    """The whole results section."""
+    parts: list[str] = [
+        "Numbers below were written by `make bench` (or `benchmarks/bench.py`); ratios are "
+        "Cohort's value divided by the best peer's in the same run (below 1: Cohort leads).",
+    ]
+    for name, fn in (("overhead", overhead), ("parity", parity), ("aggregation", aggregation)):
+        data = _load(name)
+        if data:
+            parts += ["", *fn(data)]
+    return "\n".join(parts)
+
+
+def main() -> None:
+    """Rewrite the README's results section."""
+    text = README.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{README} lacks the {START} / {END} markers")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(f"{head}{START}\n{render()}\n{END}{tail}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 """Cohort side by side with Flower and NVIDIA FLARE: the one command behind ``make bench``.
 
-    .venv/bin/python benchmarks/bench.py --quick          # a few minutes: 2 sites, 1 repeat
+    .venv/bin/python benchmarks/bench.py --quick          # minutes: 2 sites, 1 repeat
     .venv/bin/python benchmarks/bench.py                  # 2/8/32 sites, 3 repeats (long)
     .venv/bin/python benchmarks/bench.py --only overhead --sites 2 8 --modes sim
 
@@ -28,7 +28,7 @@ RUNNERS: dict[str, Callable[[RunSpec], RunResult]] = {
     "flower": flower_runner.run,
     "nvflare": nvflare_runner.run,
 }
-WORKLOADS = ("overhead", "parity", "aggregation")
+WORKLOADS = ("overhead", "parity", "aggregation", "scale", "large")
 
 
 def _attempt(platform: str, spec: RunSpec) -> RunResult | str:
@@ -75,10 +75,36 @@ def overhead(args: argparse.Namespace) -> None:
     save_results("overhead", rows, params=args.params, rounds=args.rounds, repeat=args.repeat)
 
 
-def _ratios(group: list[dict[str, Any]]) -> None:
+def scale(args: argparse.Namespace) -> None:
+    """Workload 2: many simulated sites, a 100k-parameter model, 3 rounds; wall and memory."""
+    rows: list[dict[str, Any]] = []
+    for sites in args.scale_sites:
+        group: list[dict[str, Any]] = []
+        for platform in args.platforms:
+            spec = RunSpec("overhead", sites, 3, 100_000, "sim", timeout=args.scale_timeout)
+            print(f"scale: {platform} {sites} sites", flush=True)
+            res = _attempt(platform, spec)
+            row: dict[str, Any] = {"mode": "sim", "sites": sites, "platform": platform}
+            if isinstance(res, str):
+                row.update(wall_s=None, peak_mb=None, round_s=None, errors=[res])
+            else:
+                row.update(
+                    wall_s=round(res.wall_s, 2),
+                    peak_mb=round(res.peak_mb, 1),
+                    round_s=round(median(durations(res.model_times)), 3),
+                    errors=[],
+                )
+            print(row, flush=True)
+            group.append(row)
+        _ratios(group, ("wall_s", "round_s", "peak_mb"))
+        rows.extend(group)
+    save_results("scale", rows, params=100_000, rounds=3, timeout_s=args.scale_timeout)
+
+
+def _ratios(group: list[dict[str, Any]], keys: tuple[str, ...] = ("round_s", "peak_mb")) -> None:
     """Cohort's value over the best peer's, for time and memory (below 1: Cohort leads)."""
     cohort = next((r for r in group if r["platform"] == "cohort"), None)
-    for key in ("round_s", "peak_mb"):
+    for key in keys:
         peers = [r[key] for r in group if r["platform"] != "cohort" and r[key] is not None]
         if cohort and cohort[key] is not None and peers:
             cohort[f"{key}_vs_best_peer"] = round(cohort[key] / min(peers), 3)
@@ -125,6 +151,28 @@ def aggregation(args: argparse.Namespace) -> None:
     save_results("aggregation", rows, params=params, updates=32)
 
 
+def large(args: argparse.Namespace) -> None:
+    """Workload 3 (Cohort against the loopback limit measured in the same run)."""
+    import large_model
+
+    mb = 128 if args.quick else 1024
+    try:
+        rows = large_model.measure(mb)
+    except BenchError as exc:
+        rows = [{"model_mb": mb, "error": str(exc).splitlines()[0][:200]}]
+    print(rows, flush=True)
+    save_results("large_model", rows)
+
+
+STEPS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "overhead": overhead,
+    "parity": parity,
+    "aggregation": aggregation,
+    "scale": scale,
+    "large": large,
+}
+
+
 def main() -> None:
     """Parse arguments, install peers, run the workloads, render the README table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -136,16 +184,20 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--params", type=int, default=1_000_000)
+    parser.add_argument("--scale-sites", nargs="*", type=int, default=None)
+    parser.add_argument("--scale-timeout", type=float, default=None)
     args = parser.parse_args()
     modes: list[Mode] = args.modes or ["sim", "poc"]
     args.modes = modes
     args.sites = args.sites or ([2] if args.quick else [2, 8, 32])
     args.repeat = args.repeat or (1 if args.quick else 3)
+    args.scale_sites = args.scale_sites or ([200] if args.quick else [1000, 10000])
+    args.scale_timeout = args.scale_timeout or (600.0 if args.quick else 3600.0)
     peers = [p for p in ("flower", "nvflare") if p in args.platforms]
     for peer in peers:
         peers_setup.install(peer)
     for name in args.only:
-        {"overhead": overhead, "parity": parity, "aggregation": aggregation}[name](args)
+        STEPS[name](args)
     import render
 
     render.main()

@@ -57,12 +57,15 @@ def rss_bytes(pid: int) -> int:
 class MemorySampler:
     """Samples the summed RSS of a tag's processes in a thread; ``peak_mb`` is the maximum.
 
+    With ``match``, only the processes whose command line contains it count.
+
     Summed RSS counts shared pages (libraries) once per process: an upper bound, the same way
     for every platform.
     """
 
-    def __init__(self, tag: str, interval: float = 0.25) -> None:
+    def __init__(self, tag: str, interval: float = 0.25, match: str = "") -> None:
         self.tag = tag
+        self.match = match.encode()
         self.interval = interval
         self.peak = 0
         self._stop = threading.Event()
@@ -79,7 +82,7 @@ class MemorySampler:
         """One sample; the pid list is refreshed every second (a /proc scan is not free)."""
         now = time.monotonic()
         if now - self._last_scan > 1.0:
-            self._pids = tagged_pids(self.tag)
+            self._pids = [p for p in tagged_pids(self.tag) if self.match in _cmdline(p)]
             self._last_scan = now
         self.peak = max(self.peak, sum(rss_bytes(p) for p in self._pids))
 
@@ -95,6 +98,13 @@ class MemorySampler:
     def peak_mb(self) -> float:
         """The largest summed RSS seen, in MiB."""
         return self.peak / 2**20
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def kill_tagged(tag: str, grace: float = 5.0) -> None:

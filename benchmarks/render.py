@@ -111,13 +111,68 @@ def aggregation(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def scale(data: dict[str, Any]) -> list[str]:
+    """The simulation-scale table."""
+    out = [
+        f"### 2. Simulation scale ({data['params']:,} float32 parameters, {data['rounds']} "
+        f"rounds, one run each, {data['timeout_s']:.0f} s allowed)",
+        "",
+        _when(data),
+        "",
+        "| sites | platform | wall s | s/round (rounds 2-3) | peak MB | Cohort / best peer "
+        "(wall, memory) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        ratio = ""
+        if r["platform"] == "cohort":
+            ratio = ", ".join(_cell(r, f"{k}_vs_best_peer", ".2f") for k in ("wall_s", "peak_mb"))
+        out.append(
+            f"| {r['sites']} | {NAMES[r['platform']]} | {_cell(r, 'wall_s', '.1f')} "
+            f"| {_cell(r, 'round_s', '.3f')} | {_cell(r, 'peak_mb', '.0f')} | {ratio} |"
+        )
+    errors = [
+        f"- {NAMES[r['platform']]} {r['sites']} sites: {e}"
+        for r in data["rows"]
+        for e in r["errors"]
+    ]
+    if errors:
+        out += ["", "Failures in this run:", "", *errors]
+    return out
+
+
+def large_model(data: dict[str, Any]) -> list[str]:
+    """The large-model line(s)."""
+    out = ["### 3. Large model on loopback (Cohort POC, mutual TLS)", "", _when(data), ""]
+    for r in data["rows"]:
+        if "error" in r:
+            out.append(f"- {r['model_mb']} MB model: failed: {r['error']}")
+            continue
+        out.append(
+            f"- {r['model_mb']} MB model, {r['sites']} sites: round 2 took {r['round_s']} s, "
+            f"moving {r['mb_per_s']} MB/s (model to every site and back) against a plain "
+            f"socket's {r['loopback_limit_mb_per_s']} MB/s: {r['fraction_of_limit']:.2f} of the "
+            f"loopback limit (target 0.5). Server peak memory {r['server_peak_mb']:.0f} MB, "
+            f"{r['server_peak_over_model']}x the model (target under 3x); all processes "
+            f"{r['total_peak_mb']:.0f} MB."
+        )
+    return out
+
+
 def render() -> str:
     """The whole results section."""
     parts: list[str] = [
         "Numbers below were written by `make bench` (or `benchmarks/bench.py`); ratios are "
         "Cohort's value divided by the best peer's in the same run (below 1: Cohort leads).",
     ]
-    for name, fn in (("overhead", overhead), ("parity", parity), ("aggregation", aggregation)):
+    sections = (
+        ("overhead", overhead),
+        ("scale", scale),
+        ("large_model", large_model),
+        ("aggregation", aggregation),
+        ("parity", parity),
+    )
+    for name, fn in sections:
         data = _load(name)
         if data:
             parts += ["", *fn(data)]

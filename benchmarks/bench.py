@@ -28,7 +28,7 @@ RUNNERS: dict[str, Callable[[RunSpec], RunResult]] = {
     "flower": flower_runner.run,
     "nvflare": nvflare_runner.run,
 }
-WORKLOADS = ("overhead", "parity", "aggregation", "scale", "large")
+WORKLOADS = ("overhead", "parity", "aggregation", "scale", "large", "admin")
 
 
 def _attempt(platform: str, spec: RunSpec) -> RunResult | str:
@@ -164,12 +164,23 @@ def large(args: argparse.Namespace) -> None:
     save_results("large_model", rows)
 
 
+def admin(args: argparse.Namespace) -> None:
+    """Workload 5 (Cohort only: the peers' admin APIs are not comparable calls)."""
+    import admin as admin_bench
+
+    jobs = 2_000 if args.quick else 10_000
+    rows = admin_bench.measure(jobs, 50, 10 if args.quick else 20)
+    print(rows, flush=True)
+    save_results("admin", rows)
+
+
 STEPS: dict[str, Callable[[argparse.Namespace], None]] = {
     "overhead": overhead,
     "parity": parity,
     "aggregation": aggregation,
     "scale": scale,
     "large": large,
+    "admin": admin,
 }
 
 

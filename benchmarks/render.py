@@ -159,6 +159,24 @@ def large_model(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def admin(data: dict[str, Any]) -> list[str]:
+    """The admin table."""
+    seeded = data["rows"][0]["seeded_jobs"] if data["rows"] else 0
+    out = [
+        f"### 5. Admin (Cohort POC, mutual TLS, {seeded:,} jobs in the store)",
+        "",
+        _when(data),
+        "",
+        "| what | median s | p99 s | requests/s |",
+        "|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        p99 = f"{r['p99_s']:.3f}" if "p99_s" in r else ""
+        rps = f"{r['requests_per_s']}" if "requests_per_s" in r else ""
+        out.append(f"| {r['what']} | {r['median_s']:.3f} | {p99} | {rps} |")
+    return out
+
+
 def render() -> str:
     """The whole results section."""
     parts: list[str] = [
@@ -171,6 +189,7 @@ def render() -> str:
         ("large_model", large_model),
         ("aggregation", aggregation),
         ("parity", parity),
+        ("admin", admin),
     )
     for name, fn in sections:
         data = _load(name)

@@ -5,15 +5,14 @@ simulation, with one ``flower-supernode`` process per site for deployment on loo
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 from pathlib import Path
 
 import numpy as np
-from harness import ROOT, BenchError, MemorySampler, Tagged, fresh_dir, timed, wait_for
+from harness import ROOT, BenchError, MemorySampler, Tagged, timed, wait_for
 from peers_setup import is_installed, venv_dir
 
-from runners.spec import RunResult, RunSpec
+from runners.spec import RunResult, RunSpec, stage
 
 APP = ROOT / "benchmarks" / "apps" / "flower"
 
@@ -45,10 +44,7 @@ def run(spec: RunSpec) -> RunResult:
     """Run the spec on Flower."""
     if not is_installed("flower"):
         raise BenchError("Flower is not installed: run benchmarks/peers_setup.py")
-    work = fresh_dir("flower", f"{spec.workload}-{spec.mode}-{spec.sites}")
-    app = work / "app"
-    shutil.copytree(APP, app)
-    shutil.copy(ROOT / "benchmarks" / "workloads.py", app / "benchapp" / "workloads.py")
+    work, app = stage("flower", spec, APP, "benchapp")
     port = free_port()
     home = work / "flwr-home"
     home.mkdir()

@@ -9,14 +9,13 @@ marks global model k; "Finished FedAvg." marks the last one.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 
-from harness import ROOT, BenchError, MemorySampler, Tagged, fresh_dir, timed, wait_for
+from harness import ROOT, BenchError, MemorySampler, Tagged, timed, wait_for
 from peers_setup import is_installed, venv_bin, venv_python
 
-from runners.spec import RunResult, RunSpec
+from runners.spec import RunResult, RunSpec, stage
 
 APP = ROOT / "benchmarks" / "apps" / "nvflare"
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})")
@@ -44,10 +43,7 @@ def run(spec: RunSpec) -> RunResult:
     """Run the spec on NVIDIA FLARE (overhead workload only: parity is with Flower)."""
     if not is_installed("nvflare"):
         raise BenchError("NVIDIA FLARE is not installed: run benchmarks/peers_setup.py")
-    work = fresh_dir("nvflare", f"{spec.workload}-{spec.mode}-{spec.sites}")
-    app = work / "app"
-    shutil.copytree(APP, app)
-    shutil.copy(ROOT / "benchmarks" / "workloads.py", app / "workloads.py")
+    work, app = stage("nvflare", spec, APP, ".")
     (work / "home").mkdir()
     env = _env(work)
     job_args = ["--sites", str(spec.sites), "--rounds", str(spec.rounds)]

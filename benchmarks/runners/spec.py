@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from harness import ROOT, fresh_dir
 
 Mode = Literal["sim", "poc"]
 Workload = Literal["overhead", "parity"]
@@ -34,3 +36,13 @@ class RunResult:
     wall_s: float
     final: list[np.ndarray] = field(default_factory=list)
     logs: Path | None = None
+
+
+def stage(platform: str, spec: RunSpec, app: Path, workloads_in: str) -> tuple[Path, Path]:
+    """A fresh work folder for one run and a copy of the platform's app in it, with
+    ``workloads.py`` copied into the app's ``workloads_in`` folder; returns both."""
+    work = fresh_dir(platform, f"{spec.workload}-{spec.mode}-{spec.sites}")
+    copy = work / "app"
+    shutil.copytree(app, copy)
+    shutil.copy(ROOT / "benchmarks" / "workloads.py", copy / workloads_in / "workloads.py")
+    return work, copy

@@ -179,9 +179,10 @@ class Tagged:
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise BenchError(f"{cmd[0]} ran over {timeout} s; log {log}:\n{tail(log)}") from None
+            raise BenchError(f"{Path(cmd[0]).name} ran over {timeout} s (log {log})") from None
         if code != 0:
-            raise BenchError(f"{cmd[0]} exited {code}; log {log}:\n{tail(log)}")
+            why = last_error(log)
+            raise BenchError(f"{Path(cmd[0]).name} exited {code}: {why} (log {log})")
 
     def __enter__(self) -> Tagged:
         return self
@@ -197,12 +198,14 @@ class BenchError(RuntimeError):
     """A measurement could not be taken (a platform failed, ran over, or is not installed)."""
 
 
-def tail(path: Path, lines: int = 25) -> str:
-    """The last lines of a log file."""
+def last_error(path: Path) -> str:
+    """The last log line that names an error (else the last line): the one-line reason."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
     except OSError:
         return "(no log)"
+    errors = [ln for ln in lines if "error" in ln.lower()]
+    return (errors or lines or ["(empty log)"])[-1][:300]
 
 
 def fresh_dir(*parts: str) -> Path:

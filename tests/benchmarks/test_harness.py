@@ -67,7 +67,7 @@ def test_tagged_processes_are_measured_and_all_stopped(tmp_path: Path) -> None:
 
 
 def test_a_failing_command_raises_with_its_log(tmp_path: Path) -> None:
-    with harness.Tagged() as group, pytest.raises(harness.BenchError, match="exited 3"):
+    with harness.Tagged() as group, pytest.raises(harness.BenchError, match="exited 3: boom"):
         group.run(
             [sys.executable, "-c", "print('boom'); raise SystemExit(3)"],
             log=tmp_path / "log.txt",

@@ -27,9 +27,15 @@ def _load(name: str) -> dict[str, Any] | None:
 def _when(data: dict[str, Any]) -> str:
     m = data["machine"]
     load = ", ".join(str(x) for x in m["load_average"])
+    busy = (
+        " Taken under load (the load average is above the core count: other work was running),"
+        " so the timings are noisy."
+        if max(m["load_average"]) > m["cpus"]
+        else ""
+    )
     return (
         f"_{m['date']}, {m['cpus']} cores, {m['memory_gib']} GiB, Python {m['python']}; "
-        f"load average at the end {load}._"
+        f"load average at the end {load}.{busy}_"
     )
 
 
@@ -39,6 +45,16 @@ def _cell(row: dict[str, Any] | None, key: str, fmt: str) -> str:
     if row.get(key) is None:
         return "failed" if row.get("errors") else "-"
     return format(row[key], fmt)
+
+
+def _failures(rows: list[dict[str, Any]]) -> list[str]:
+    """What failed in the run, one line per failure."""
+    lines = [
+        f"- {NAMES[r['platform']]} {r['mode']} {r['sites']} sites: {e}"
+        for r in rows
+        for e in r.get("errors", [])
+    ]
+    return ["", "Failures in this run:", "", *lines] if lines else []
 
 
 def overhead(data: dict[str, Any]) -> list[str]:
@@ -54,7 +70,9 @@ def overhead(data: dict[str, Any]) -> list[str]:
         "| Cohort / best peer (memory) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    keys = sorted({(r["mode"], r["sites"]) for r in data["rows"]}, key=lambda k: (k[0], k[1]))
+    keys = sorted(
+        {(r["mode"], r["sites"]) for r in data["rows"]}, key=lambda k: (k[0] != "sim", k[1])
+    )
     for mode, sites in keys:
         by = {r["platform"]: r for r in data["rows"] if (r["mode"], r["sites"]) == (mode, sites)}
         c = by.get("cohort")
@@ -67,14 +85,7 @@ def overhead(data: dict[str, Any]) -> list[str]:
             _cell(c, "peak_mb_vs_best_peer", ".2f"),
         ]
         out.append("| " + " | ".join(cells) + " |")
-    errors = [
-        f"- {NAMES[r['platform']]} {r['mode']} {r['sites']} sites: {e}"
-        for r in data["rows"]
-        for e in r.get("errors", [])
-    ]
-    if errors:
-        out += ["", "Failures in this run:", "", *errors]
-    return out
+    return out + _failures(data["rows"])
 
 
 def parity(data: dict[str, Any]) -> list[str]:
@@ -131,14 +142,7 @@ def scale(data: dict[str, Any]) -> list[str]:
             f"| {r['sites']} | {NAMES[r['platform']]} | {_cell(r, 'wall_s', '.1f')} "
             f"| {_cell(r, 'round_s', '.3f')} | {_cell(r, 'peak_mb', '.0f')} | {ratio} |"
         )
-    errors = [
-        f"- {NAMES[r['platform']]} {r['sites']} sites: {e}"
-        for r in data["rows"]
-        for e in r["errors"]
-    ]
-    if errors:
-        out += ["", "Failures in this run:", "", *errors]
-    return out
+    return out + _failures(data["rows"])
 
 
 def large_model(data: dict[str, Any]) -> list[str]:

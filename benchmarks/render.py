@@ -181,6 +181,47 @@ def admin(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def targets() -> list[str]:
+    """The issue's targets, each met or missed by how much, from the results on file."""
+    out = ["### Targets", ""]
+    over = _load("overhead")
+    for r in over["rows"] if over else []:
+        ratio = r.get("round_s_vs_best_peer")
+        if r["platform"] == "cohort" and ratio is not None:
+            where = "simulation" if r["mode"] == "sim" else "POC"
+            verdict = f"{'met' if ratio < 1 else 'missed'} ({ratio:.2f}x the best peer)"
+            out.append(
+                f"- Round overhead below both peers, {where}, {r['sites']} sites: {verdict}."
+            )
+    large = _load("large_model")
+    for r in large["rows"] if large else []:
+        if "error" not in r:
+            frac, mem = r["fraction_of_limit"], r["server_peak_over_model"]
+            out.append(
+                f"- Large model at least half the loopback limit: "
+                f"{'met' if frac >= 0.5 else 'missed'} ({frac:.2f} of it, {r['model_mb']} MB)."
+            )
+            out.append(
+                f"- Server memory under 3x the model: {'met' if mem < 3 else 'missed'} "
+                f"({mem:.1f}x)."
+            )
+    agg = _load("aggregation")
+    for r in agg["rows"][1:] if agg else []:
+        frac = r["fraction_of_bound"]
+        out.append(
+            f"- Aggregation at least half the memory-bandwidth bound ({r['what']}): "
+            f"{'met' if frac >= 0.5 else 'missed'} ({frac:.2f} of it)."
+        )
+    par = _load("parity")
+    for r in par["rows"] if par else []:
+        if "max_abs_diff" in r:
+            diff = r["max_abs_diff"]
+            out.append(
+                f"- Parity with Flower to 1e-6: {'met' if diff <= 1e-6 else 'missed'} ({diff:.2g})."
+            )
+    return out if len(out) > 2 else []
+
+
 def render() -> str:
     """The whole results section."""
     parts: list[str] = [
@@ -195,6 +236,9 @@ def render() -> str:
         ("parity", parity),
         ("admin", admin),
     )
+    goals = targets()
+    if goals:
+        parts += ["", *goals]
     for name, fn in sections:
         data = _load(name)
         if data:

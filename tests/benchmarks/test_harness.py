@@ -126,6 +126,7 @@ def test_render_rewrites_only_between_the_markers(
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
     assert "| simulation | 2 | 0.200 | 0.400 | failed | 0.50 | 100 | 1000 | failed | 0.10 |" in text
     assert "NVIDIA FLARE sim 2 sites: BenchError: it broke" in text
+    assert "Round overhead below both peers, simulation, 2 sites: met (0.50x the best peer)" in text
 
 
 def test_render_refuses_a_readme_without_markers(

@@ -31,13 +31,21 @@ RUNNERS: dict[str, Callable[[RunSpec], RunResult]] = {
 WORKLOADS = ("overhead", "parity", "aggregation", "scale", "large", "admin")
 
 
-def _attempt(platform: str, spec: RunSpec) -> RunResult | str:
-    """Run once; a failure becomes its one-line reason."""
+# Failures of a peer's own start-up on a busy machine, worth one more try (said in the output).
+RETRY_ON = ("timed out during startup",)
+
+
+def _attempt(platform: str, spec: RunSpec, retries: int = 1) -> RunResult | str:
+    """Run; a failure becomes its one-line reason (a known start-up flake is tried again)."""
     try:
         return RUNNERS[platform](spec)
     except (BenchError, OSError, ValueError) as exc:
         traceback.print_exc(file=sys.stderr)
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        if retries and any(flake in reason for flake in RETRY_ON):
+            print(f"{platform}: trying again after: {reason}", flush=True)
+            return _attempt(platform, spec, retries - 1)
+        return reason
 
 
 def overhead(args: argparse.Namespace) -> None:

@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 import numpy as np
-from harness import ROOT, BenchError, MemorySampler, Tagged, timed, wait_for
+from harness import ROOT, BenchError, MemorySampler, Tagged, last_error, timed, wait_for
 from peers_setup import is_installed, venv_dir
 
 from runners.spec import RunResult, RunSpec, stage
@@ -90,7 +90,8 @@ def run(spec: RunSpec) -> RunResult:
     rows = [json.loads(line) for line in times_file.read_text().splitlines()]
     times = [r["t"] for r in sorted(rows, key=lambda r: r["round"])]
     if len(times) != spec.rounds + 1:
-        raise BenchError(f"Flower finished {len(times) - 1} of {spec.rounds} rounds; see {work}")
+        why = last_error(work / "run.log")
+        raise BenchError(f"Flower finished {len(times) - 1} of {spec.rounds} rounds: {why}")
     with np.load(f"{out}.final.npz") as npz:
         final = [npz[f"arr_{i}"] for i in range(len(npz.files))]
     return RunResult(times, mem.peak_mb, wall[0], final, work)

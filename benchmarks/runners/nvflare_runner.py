@@ -79,7 +79,7 @@ def _run_simulator_cli(
     spec: RunSpec, work: Path, app: Path, job_args: list[str], env: dict[str, str], group: Tagged
 ) -> list[float]:
     """More sites than SimEnv allows: the exported job through ``nvflare simulator -m N``."""
-    job_dir = _export(work, app, job_args, env, group)
+    job_dir = _export(work, app, job_args, env, group) / "bench"  # export nests the job's name
     threads = str(min(spec.sites, os.cpu_count() or 1))
     cmd = [str(venv_bin("nvflare", "nvflare")), "simulator", str(job_dir), "-w", str(work / "ws")]
     cmd += ["-n", str(spec.sites), "-t", threads, "-m", str(spec.sites)]

@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-torch lint bench clean
+.PHONY: demo test test-torch lint bench bench-full bench-cohort clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,16 @@ test-torch: $(BIN)/.installed
 	$(BIN)/python -m pip install -q -e '.[dev,torch]'
 	$(BIN)/pytest -p no:xdist tests/examples -q
 
+# Side by side with Flower and NVIDIA FLARE (installed once into bench-cache/): minutes.
 bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/bench.py --quick
+
+# Every site count (2, 8, 32) and 3 repeats: hours on a 2-core machine.
+bench-full: $(BIN)/.installed
+	$(BIN)/python benchmarks/bench.py
+
+# Cohort alone, no peers: round overhead, POC start-up and the aggregation rules.
+bench-cohort: $(BIN)/.installed
 	$(BIN)/python benchmarks/round_overhead.py --sites 2 --params 1000 --rounds 6 --repeat 3
 	$(BIN)/python benchmarks/round_overhead.py --sites 3 --params 1000000 --rounds 6 --repeat 3
 	$(BIN)/python benchmarks/aggregators.py --params 1000000 --updates 10

@@ -145,4 +145,4 @@ def test_a_script_that_does_not_compile_fails_every_site(tmp_path: Path, backend
     assert result.status == JobStatus.FINISHED_EXCEPTION  # type: ignore[attr-defined]
     assert "no site supplied an initial model" in result.reason  # type: ignore[attr-defined]
     # Which site reports first depends on thread scheduling; the others say theirs failed too.
-    assert ": script exited with code 1: SyntaxError: invalid syntax" in result.reason  # type: ignore[attr-defined]
+    assert "script exited with code 1: SyntaxError: invalid syntax" in result.reason  # type: ignore[attr-defined]

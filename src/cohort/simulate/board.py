@@ -113,7 +113,8 @@ class Board:
                 raise Conflict(f"job {self.job_id} is over", code=ErrorCode.JOB_NOT_RUNNING)
             for site in sites:
                 if site in self.failed:
-                    skipped[site] = "its job process failed earlier"
+                    first_line = self.failed[site].split("\n", 1)[0]
+                    skipped[site] = f"its job process failed earlier ({first_line})"
                     continue
                 header = TaskHeader(
                     task_id=str(uuid.uuid4()),

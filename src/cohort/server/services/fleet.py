@@ -28,9 +28,14 @@ __all__ = ["FleetService", "failed_sites"]
 _ACTIVE = [JobStatus.DISPATCHED, JobStatus.RUNNING]
 
 
-def failed_sites(job: JobRecord) -> set[str]:
-    """Sites whose job process failed for good: they get no more tasks of that job."""
-    return {e["site"] for e in job.site_errors if e.get("kind") == "failed"}
+def failed_sites(job: JobRecord) -> dict[str, str]:
+    """Sites whose job process failed for good (they get no more tasks of that job), each
+    with the first line of its error."""
+    return {
+        e["site"]: str(e.get("error", "")).split("\n", 1)[0]
+        for e in job.site_errors
+        if e.get("kind") == "failed"
+    }
 
 
 class FleetService:

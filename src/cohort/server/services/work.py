@@ -70,7 +70,9 @@ class WorkService:
         targets = []
         for site in sites:
             if site in failed:
-                skipped[site] = "its job process failed earlier"
+                # The cause travels on: when every site failed before its first task, this
+                # is the only place the job's reason can name it.
+                skipped[site] = f"its job process failed earlier ({failed[site]})"
             elif site not in connected:
                 skipped[site] = "not connected"
             else:

@@ -10,6 +10,7 @@ from cohort.cli.poc import poc
 from cohort.cli.processes import server, site
 from cohort.cli.recipe import recipe
 from cohort.cli.simulate import simulate
+from cohort.cli.token import token
 
 __all__ = ["cli", "main"]
 
@@ -27,6 +28,7 @@ cli.add_command(poc)
 cli.add_command(server)
 cli.add_command(site)
 cli.add_command(simulate)
+cli.add_command(token)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from cohort.server.api import admin, fleet, internal, observe
+from cohort.server.api import admin, fleet, internal, observe, tokens
 from cohort.server.api.deps import Services
 from cohort.server.api.errors import install_error_handlers
 from cohort.server.config import ServerConfig
@@ -50,6 +50,7 @@ def create_app(config: ServerConfig, server_url: str) -> FastAPI:
     install_error_handlers(app)
     app.include_router(admin.router)
     app.include_router(observe.router)
+    app.include_router(tokens.router)
     app.include_router(fleet.router)
     app.include_router(internal.router)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["jobs", "metadata", "rounds", "sites", "submit_tokens", "tasks", "updates"]
+__all__ = ["api_tokens", "jobs", "metadata", "rounds", "sites", "submit_tokens", "tasks", "updates"]
 
 # Named constraints: Alembic batch mode on SQLite can only alter constraints that have names,
 # and stable names keep PostgreSQL and SQLite schemas comparable.
@@ -130,4 +130,20 @@ submit_tokens = sa.Table(
     sa.Column("deleted_time", _Time(), nullable=True),
     # delete_job marks the records of one job.
     sa.Index(None, "job_id"),
+)
+
+# Bearer API keys of the REST API. Only the SHA-256 of a key's secret is kept; the key itself is
+# shown once, when it is created. A revoked key keeps its row (``revoked`` set) so listings can
+# say who was cut off and when.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("role", sa.String(), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("created_by", sa.String(), nullable=False),
+    sa.Column("created", _Time(), nullable=False),
+    sa.Column("expires", _Time(), nullable=True),
+    sa.Column("revoked", _Time(), nullable=True),
 )

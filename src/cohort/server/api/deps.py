@@ -9,6 +9,7 @@ from fastapi import Request
 from cohort.server.services.fleet import FleetService
 from cohort.server.services.jobs import JobService
 from cohort.server.services.observe import ObserveService
+from cohort.server.services.tokens import TokenService
 from cohort.server.services.work import WorkService
 from cohort.server.state import ServerState
 
@@ -24,13 +25,19 @@ class Services:
     fleet: FleetService
     work: WorkService
     observe: ObserveService
+    tokens: TokenService
 
     @classmethod
     def build(cls, state: ServerState) -> Services:
         """Wire every service to one shared state."""
         jobs = JobService(state)
         return cls(
-            state, jobs, FleetService(state), WorkService(state), ObserveService(state, jobs)
+            state,
+            jobs,
+            FleetService(state),
+            WorkService(state),
+            ObserveService(state, jobs),
+            TokenService(state),
         )
 
 

@@ -13,6 +13,7 @@ from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotAuthorized
 from cohort.schemas.fleet import HeartbeatReply, HeartbeatRequest, SiteFailureReport, UpdateReceipt
 from cohort.schemas.records import JobRecord, TaskRecord
 from cohort.server.notify import JOBS_KEY, job_key, site_tasks_key, tasks_key
+from cohort.server.services.events import publish_client_failed, publish_client_update
 from cohort.server.services.jobs import job_dir
 from cohort.server.state import ServerState
 from cohort.states import JOB_TERMINAL, JobStatus, TaskStatus
@@ -150,6 +151,7 @@ class FleetService:
         finally:
             tmp.unlink(missing_ok=True)
         self.state.notifier.notify(tasks_key(job_id))
+        publish_client_update(self.state, task, header.metrics, duplicate=not created)
         return UpdateReceipt(task_id=task_id, accepted=True, duplicate=not created, sha256=sha)
 
     def _duplicate(self, task: TaskRecord, sha: str) -> UpdateReceipt:
@@ -237,3 +239,4 @@ def record_site_error(
     for task in store.open_tasks_for(job.job_id, site):
         store.set_task_status(task.task_id, TaskStatus.FAILED)
     state.notifier.notify(tasks_key(job.job_id), job_key(job.job_id))
+    publish_client_failed(state, job.job_id, site, kind)

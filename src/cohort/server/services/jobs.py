@@ -20,6 +20,7 @@ from cohort.schemas.admin import (
 )
 from cohort.schemas.records import JobRecord, RoundRecord
 from cohort.server.notify import JOBS_KEY, job_key, site_tasks_key, tasks_key
+from cohort.server.services.events import publish_training_progress
 from cohort.server.services.results import build_result_zip
 from cohort.server.state import ServerState
 from cohort.states import JOB_TERMINAL, JobStatus
@@ -263,3 +264,4 @@ def settle_ended_job(state: ServerState, record: JobRecord) -> None:
     keys = [JOBS_KEY, job_key(record.job_id), tasks_key(record.job_id)]
     keys += [site_tasks_key(record.job_id, s) for s in record.sites]
     state.notifier.notify(*keys)
+    publish_training_progress(state, record)

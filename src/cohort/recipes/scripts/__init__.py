@@ -1,0 +1,1 @@
+"""Site scripts that ship with Cohort, used by recipes built from a JSON config (REST v1)."""

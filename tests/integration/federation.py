@@ -73,12 +73,14 @@ class Federation:
         *,
         heartbeat_interval: float = 0.5,
         site_dead_after: float = 3.0,
+        server_args: list[str] | None = None,
     ) -> None:
         self.tmp = tmp
         self.layout: PocLayout = prepare_poc(tmp / "poc", n_sites)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.heartbeat_interval = heartbeat_interval
         self.site_dead_after = site_dead_after
+        self.server_args = list(server_args or [])  # more `cohort server start` options
         self.api = AdminAPI(load_kit(self.layout.admin_kit))
         self.logs = tmp / "logs"
         self.logs.mkdir(exist_ok=True)
@@ -109,6 +111,7 @@ class Federation:
                 "--workspace", str(self.tmp / "server-ws"),
                 "--heartbeat-interval", str(self.heartbeat_interval),
                 "--site-dead-after", str(self.site_dead_after),
+                *self.server_args,
             ],
         )  # fmt: skip
 

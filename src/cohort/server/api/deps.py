@@ -6,8 +6,11 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from cohort.server.services.clients import ClientService
+from cohort.server.services.experiments import ExperimentService
 from cohort.server.services.fleet import FleetService
 from cohort.server.services.jobs import JobService
+from cohort.server.services.models import ModelService
 from cohort.server.services.observe import ObserveService
 from cohort.server.services.tokens import TokenService
 from cohort.server.services.work import WorkService
@@ -26,18 +29,24 @@ class Services:
     work: WorkService
     observe: ObserveService
     tokens: TokenService
+    experiments: ExperimentService
+    clients: ClientService
+    models: ModelService
 
     @classmethod
     def build(cls, state: ServerState) -> Services:
         """Wire every service to one shared state."""
-        jobs = JobService(state)
+        jobs, fleet = JobService(state), FleetService(state)
         return cls(
             state,
             jobs,
-            FleetService(state),
+            fleet,
             WorkService(state),
             ObserveService(state, jobs),
             TokenService(state),
+            ExperimentService(state, jobs),
+            ClientService(state),
+            ModelService(state, fleet),
         )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from cohort.errors import ErrorCode, NotFound
 from cohort.schemas.rest import ClientRegistration, RegisterClient
@@ -24,6 +24,8 @@ from cohort.states import TaskStatus
 from cohort.store import JobFilter
 
 __all__ = ["ClientHistory", "ClientService", "client_not_registered"]
+
+ClientState = Literal["active", "inactive", "registered"]
 
 #: How many of the newest jobs the scores look at.
 HISTORY_JOBS = 50
@@ -111,7 +113,7 @@ class ClientService:
         if client_id not in self.known_ids():
             raise client_not_registered(client_id)
 
-    def status(self, client_id: str) -> str:
+    def status(self, client_id: str) -> ClientState:
         """active (a connected site), inactive (a site not connected), or registered (over
         REST only, never connected)."""
         sites = {s.name: s for s in self.state.store.list_sites()}
@@ -125,14 +127,18 @@ class ClientService:
         found: dict[str, ClientHistory] = {}
         store = self.state.store
         for job in store.list_jobs(JobFilter(reverse=True, limit=HISTORY_JOBS)):
+            train: set[str] = set()
             for task in store.list_tasks(job.job_id):
                 h = found.setdefault(task.site, ClientHistory())
                 if task.status == TaskStatus.DONE:
                     h.done += 1
                 elif task.status in _ENDED_BAD:
                     h.bad += 1
+                if task.name == "train":
+                    train.add(task.task_id)
             totals: dict[int, int] = {}
-            updates = store.list_updates(job.job_id)
+            # Only training updates: they are what aggregation weighs and what sites trained.
+            updates = [u for u in store.list_updates(job.job_id) if u.task_id in train]
             for u in updates:
                 totals[u.round] = totals.get(u.round, 0) + u.num_samples
             for u in updates:
@@ -146,7 +152,7 @@ class ClientService:
         return found
 
     def performance(self, history: ClientHistory) -> dict[str, Any]:
-        """The seed's performance_metrics from the client's newest update."""
+        """The seed's performance_metrics from the client's newest training update."""
         metrics = history.last_metrics
         result: dict[str, Any] = {"data_size": float(history.last_samples)}
         if "accuracy" in metrics:

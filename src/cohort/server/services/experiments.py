@@ -18,7 +18,7 @@ from typing import Any
 from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from cohort.jobfolder import zip_job_folder
 from cohort.recipes import RECIPES, FedAvgRecipe
-from cohort.recipes.scripts import tabular_softmax
+from cohort.recipes.scripts import TABULAR_DATASETS, TABULAR_SOFTMAX
 from cohort.schemas.records import JobRecord
 from cohort.schemas.rest import CreateExperiment, ExperimentCreated, StartTraining
 from cohort.server.services.events import iso
@@ -31,8 +31,8 @@ from cohort.tls import Identity
 __all__ = ["DATASETS", "ExperimentService", "experiment_status"]
 
 #: Data sets the built-in site script trains on (scikit-learn's bundled ones).
-DATASETS = tuple(sorted(tabular_softmax.LOADERS))
-SCRIPT = Path(tabular_softmax.__file__)
+DATASETS = TABULAR_DATASETS
+SCRIPT = TABULAR_SOFTMAX
 DEFAULT_ROUNDS = 5
 DEFAULT_EPOCHS = 3
 DEFAULT_LR = 0.1
@@ -230,6 +230,15 @@ class ExperimentService:
         base["policy_config"] = policy
         base["experiment_id"] = experiment_id
         return CreateExperiment.model_validate(base)
+
+    def rounds_of(self, job: JobRecord) -> int:
+        """How many rounds an experiment's job runs (from its stored server config)."""
+        if job.total_rounds:
+            return job.total_rounds
+        stored = self.descriptor(job.job_id)
+        if stored is not None:
+            return int(stored["config"]["training_config"].get("rounds") or DEFAULT_ROUNDS)
+        return 0
 
     async def stop(self, experiment_id: str | None, reason: str) -> JobRecord:
         """Abort an experiment's job (the active one when no id is given)."""

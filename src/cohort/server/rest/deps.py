@@ -1,0 +1,94 @@
+"""Who calls the REST API and what they may do: a Bearer API key (``cohort token create``),
+its rate limits, and its role.
+
+Order of the checks: the key (401 UNAUTHORIZED), then the rate limits (429 RATE_LIMITED),
+then the role (403 FORBIDDEN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from starlette.requests import HTTPConnection
+
+from cohort.errors import AuthenticationFailed, ErrorCode, NotAuthorized
+from cohort.schemas.records import ApiTokenRecord
+from cohort.schemas.tokens import ADMIN_TOKEN_ROLES
+from cohort.server.api.deps import Services
+from cohort.server.rest.ratelimit import HEADERS_KEY, RateLimiter
+from cohort.tls import Identity
+
+__all__ = ["Caller", "bearer_key", "caller", "rest_services"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated API key."""
+
+    token: ApiTokenRecord
+
+    @property
+    def identity(self) -> Identity:
+        """The key as a job submitter: ``api:<token id>`` with the key's role."""
+        return Identity(name=f"api:{self.token.token_id}", org="", role="member")
+
+
+def rest_services(conn: HTTPConnection) -> Services:
+    """The services (the REST app shares the main app's)."""
+    result: Services = conn.app.state.services
+    return result
+
+
+def limiter(conn: HTTPConnection) -> RateLimiter:
+    """The process's rate limiter."""
+    result: RateLimiter = conn.app.state.rate_limiter
+    return result
+
+
+def bearer_key(conn: HTTPConnection) -> str:
+    """The key of ``Authorization: Bearer <key>`` (or, for browsers' WebSockets, which cannot
+    set headers, the ``token`` query parameter)."""
+    header = conn.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() == "bearer" and key.strip():
+        return key.strip()
+    if conn.scope["type"] == "websocket" and conn.query_params.get("token"):
+        return conn.query_params["token"]
+    raise AuthenticationFailed(
+        "missing API key",
+        ErrorCode.UNAUTHORIZED,
+        hint="Send 'Authorization: Bearer <key>' with a key from `cohort token create`.",
+    )
+
+
+def caller(
+    bucket: str | None = None, admin: bool = False
+) -> Callable[[Request], Coroutine[Any, Any, Caller]]:
+    """A dependency: authenticate, count the request against ``general`` (and ``bucket``),
+    then require an admin role when ``admin``."""
+
+    async def dependency(request: Request) -> Caller:
+        svc = rest_services(request)
+        token = svc.tokens.authenticate(bearer_key(request))
+        limits, rl = svc.state.config.rate_limits, limiter(request)
+        window, allowed = rl.hit(token.token_id, "general", limits.general)
+        name = "general"
+        if allowed and bucket is not None:
+            name = bucket
+            window, allowed = rl.hit(token.token_id, bucket, getattr(limits, bucket))
+        request.state.__setattr__(HEADERS_KEY, window)
+        if not allowed:
+            raise rl.refuse(name, window)
+        if admin and token.role not in ADMIN_TOKEN_ROLES:
+            raise NotAuthorized(
+                f"role {token.role!r} may not do this",
+                ErrorCode.FORBIDDEN,
+                hint=f"Use a key with one of the roles {', '.join(ADMIN_TOKEN_ROLES)}.",
+                details={"role": token.role},
+            )
+        return Caller(token)
+
+    return dependency

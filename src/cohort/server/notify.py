@@ -62,8 +62,8 @@ class EventHub:
     """Live events for WebSocket subscribers (``/ws/events``), published by the services as
     things happen. Used only from the event loop's thread.
 
-    Each subscriber has its own bounded queue: a slow reader loses its oldest events (and is
-    told how many with a ``events_dropped`` event) instead of holding up the server.
+    Each subscriber has its own bounded queue: a slow reader loses its oldest events instead
+    of holding up the server or growing its memory.
     """
 
     def __init__(self, queue_size: int = 1000) -> None:

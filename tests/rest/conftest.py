@@ -45,12 +45,14 @@ class RestFederation:
             return http.request(method, f"{self.url}/api/v1{path}", headers=headers, **kwargs)
 
 
-def start_rest_federation(tmp: Path, n_sites: int, server_args: list[str]) -> RestFederation:
+def start_rest_federation(
+    tmp: Path, n_sites: int, server_args: list[str], start_sites: bool = True
+) -> RestFederation:
     """Start server (with a REST port) and sites; make an admin key and a client key."""
     port = free_port()
     fed = Federation(tmp, n_sites, server_args=["--rest-port", str(port), *server_args])
     try:
-        if n_sites:
+        if start_sites:
             fed.start()
         else:
             fed.start_server()

@@ -11,6 +11,7 @@ import json
 import ssl
 import subprocess
 import sys
+import time
 from typing import Any
 
 import httpx
@@ -59,8 +60,6 @@ def test_revoked_and_expired_keys_stop_working(rest: RestFederation) -> None:
     rest.fed.api.revoke_token(revoked.record.token_id)
     response = rest.raw("GET", "/status", key=revoked.token)
     assert response.status_code == 401 and "revoked" in response.json()["error"]["message"]
-    import time
-
     time.sleep(2.5)
     response = rest.raw("GET", "/status", key=reply.token)
     assert response.status_code == 401 and "expired" in response.json()["error"]["message"]
@@ -342,3 +341,28 @@ def test_openapi_document_lists_every_route(rest: RestFederation) -> None:
     }  # fmt: skip
     upload = doc["paths"]["/model/update/{client_id}"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
+
+
+def test_an_upload_over_rest_is_the_clients_update_for_the_round(
+    rest: RestFederation, tmp_path: Any
+) -> None:
+    # site-1's own script stalls in round 1, so its open task is answered over REST instead.
+    stall = '    if site == "site-1":\n        time.sleep(90)'
+    job_id = rest.fed.submit(make_job(tmp_path / "by-rest", toy_script(stall), num_rounds=1))
+    # A fresh training-client key (keys of the other tests may be near their rate limits).
+    client = rest.client(rest.fed.api.create_token("client", "uploader").token)
+    update = {"w": np.full(4, 100.0, np.float32)}
+    rest.fed.wait_for(job_id, lambda r: r.current_round == 1, timeout=120)  # tasks exist now
+    reply = client.upload_model_update("site-1", update, {"data_samples": 1, "acc": 0.5})
+    assert reply["client_id"] == "site-1" and reply["round"] == 1 and reply["status"] == "received"
+    record = rest.fed.wait(job_id, timeout=120)
+    assert record.status == JobStatus.FINISHED_OK, record
+    model = load(client.download_model(f"model_{job_id}_round_1"))
+    # Weighted by samples: the REST update (100, weight 1), site-2 (2, weight 2), site-3 (3, 3).
+    assert np.allclose(model["w"], (100 * 1 + 2 * 2 + 3 * 3) / 6)
+    history = client.get_training_metrics(experiment_id=job_id)["rounds"][0]["client_metrics"]
+    assert history["site-1"] == {"acc": 0.5, "data_samples": 1.0}
+    # Once the job is over, uploads are refused.
+    with pytest.raises(CohortError) as info:
+        client.upload_model_update("site-1", {"w": np.zeros(4, np.float32)}, {"data_samples": 1})
+    assert info.value.code in (ErrorCode.ROUND_NOT_ACTIVE, ErrorCode.EXPERIMENT_NOT_ACTIVE)

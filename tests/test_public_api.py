@@ -25,6 +25,7 @@ PACKAGES = [
     "cohort.store",
     "cohort.provision",
     "cohort.site",
+    "cohort.rest",
 ]
 
 

@@ -341,6 +341,9 @@ def test_openapi_document_lists_every_route(rest: RestFederation) -> None:
     }  # fmt: skip
     upload = doc["paths"]["/model/update/{client_id}"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
+    assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert doc["paths"]["/status"]["get"]["security"] == [{"HTTPBearer": []}]
+    assert "security" not in doc["paths"]["/health"]["get"]  # the open probe
 
 
 def test_an_upload_over_rest_is_the_clients_update_for_the_round(

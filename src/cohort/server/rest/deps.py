@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from cohort.errors import AuthenticationFailed, ErrorCode, NotAuthorized
@@ -22,6 +23,10 @@ from cohort.server.rest.ratelimit import HEADERS_KEY, RateLimiter
 from cohort.tls import Identity
 
 __all__ = ["Caller", "bearer_key", "caller", "rest_services"]
+
+# Declares the Bearer scheme in the OpenAPI document; the key itself is checked by `caller`
+# (auto_error off: a missing key must answer our 401 envelope, not FastAPI's 403).
+_BEARER = HTTPBearer(auto_error=False, description="A key from `cohort token create`.")
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,10 @@ def caller(
     """A dependency: authenticate, count the request against ``general`` (and ``bucket``),
     then require an admin role when ``admin``."""
 
-    async def dependency(request: Request) -> Caller:
+    async def dependency(
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
+    ) -> Caller:
         svc = rest_services(request)
         token = svc.tokens.authenticate(bearer_key(request))
         limits, rl = svc.state.config.rate_limits, limiter(request)

@@ -7,13 +7,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from websockets.exceptions import InvalidStatus
 
 from cohort.errors import CohortError, ErrorCode
 from tests.rest.conftest import RestFederation, error_code, start_rest_federation
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("rest")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("rest-limits")]
 
 LIMITS = [
     "--rate-limit", "general=5/60",
@@ -25,7 +26,7 @@ LIMITS = [
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestFederation]:
-    """A server with small limits and no site connected."""
+    """A server with small limits and no site connected (it never runs a job)."""
     tmp: Path = tmp_path_factory.mktemp("limits")
     started = start_rest_federation(tmp, 1, LIMITS, start_sites=False)
     try:
@@ -102,3 +103,23 @@ def test_one_websocket_per_key(limited: RestFederation) -> None:
     nobody = limited.client("cohort_nope_nope")
     with pytest.raises(InvalidStatus), nobody.connect_websocket(timeout=30):  # a bad key
         pass
+
+
+def test_fl_codes_without_any_experiment(limited: RestFederation) -> None:
+    client = limited.client(new_key(limited))
+    assert client.get_training_status()["status"] == "idle"
+    assert client.get_server_status()["status"] == "idle"
+    client.register_client("client-001", {"batch_size": 32}, {"memory": "8GB"}, {"region": "eu"})
+    client = limited.client(new_key(limited))  # 5 calls per key per minute here
+    with pytest.raises(CohortError) as info:
+        client.upload_model_update("client-001", {"w": np.zeros(3)}, {"data_samples": 10})
+    assert info.value.code == ErrorCode.EXPERIMENT_NOT_ACTIVE
+    with pytest.raises(CohortError) as info:
+        client.upload_model_update("client-404", {"w": np.zeros(3)}, {"data_samples": 10})
+    assert info.value.code == ErrorCode.CLIENT_NOT_REGISTERED
+    with pytest.raises(CohortError) as info:
+        client.stop_training()
+    assert info.value.code == ErrorCode.EXPERIMENT_NOT_ACTIVE
+    with pytest.raises(CohortError) as info:
+        client.get_global_model()
+    assert info.value.code == ErrorCode.EXPERIMENT_NOT_ACTIVE

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -21,7 +23,7 @@ from safetensors.numpy import load, save
 
 from cohort.errors import CohortError, ErrorCode
 from cohort.states import JobStatus
-from tests.integration.federation import make_job, toy_script
+from tests.integration.federation import ROOT, make_job, toy_script
 from tests.rest.conftest import RestFederation, error_code
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("rest")]
@@ -366,3 +368,20 @@ def test_an_upload_over_rest_is_the_clients_update_for_the_round(
     with pytest.raises(CohortError) as info:
         client.upload_model_update("site-1", {"w": np.zeros(4, np.float32)}, {"data_samples": 1})
     assert info.value.code in (ErrorCode.ROUND_NOT_ACTIVE, ErrorCode.EXPERIMENT_NOT_ACTIVE)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_javascript_client_under_node(rest: RestFederation) -> None:
+    key = rest.fed.api.create_token("member", "node").token
+    env = {
+        **os.environ,
+        "COHORT_REST_URL": rest.url,
+        "COHORT_API_KEY": key,
+        "NODE_EXTRA_CA_CERTS": str(rest.ca),
+    }
+    done = subprocess.run(
+        ["node", "--test", "clients/js/test/"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "# pass 4" in done.stdout, done.stdout

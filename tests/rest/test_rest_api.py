@@ -343,6 +343,9 @@ def test_openapi_document_lists_every_route(rest: RestFederation) -> None:
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert doc["paths"]["/status"]["get"]["security"] == [{"HTTPBearer": []}]
     assert "security" not in doc["paths"]["/health"]["get"]  # the open probe
+    refused = doc["paths"]["/training/start"]["post"]["responses"]["429"]["content"]
+    assert refused["application/json"]["schema"]["$ref"].endswith("/ErrorEnvelope")
+    assert "HTTPValidationError" not in doc["components"]["schemas"]  # bad input is 400 here
 
 
 def test_an_upload_over_rest_is_the_clients_update_for_the_round(

@@ -22,6 +22,8 @@ __all__ = [
     "ClientSummary",
     "CreateExperiment",
     "DatasetConfig",
+    "ErrorBody",
+    "ErrorEnvelope",
     "ExperimentConfig",
     "ExperimentCreated",
     "ExperimentList",
@@ -46,6 +48,22 @@ __all__ = [
 
 #: Ids a caller may choose (client ids, experiment ids): safe in paths and file names.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$"
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: a stable code from cohort.errors, words, what to do, and facts."""
+
+    code: str = Field(description="A code of cohort.errors.ErrorCode, e.g. INVALID_REQUEST.")
+    message: str
+    hint: str = ""
+    details: Any = Field(default_factory=dict)
+    timestamp: str
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error response of the API."""
+
+    error: ErrorBody
 
 
 class _Request(BaseModel):

@@ -17,12 +17,28 @@ from starlette.requests import HTTPConnection
 
 from cohort.errors import AuthenticationFailed, ErrorCode, NotAuthorized
 from cohort.schemas.records import ApiTokenRecord
+from cohort.schemas.rest import ErrorEnvelope
 from cohort.schemas.tokens import ADMIN_TOKEN_ROLES
 from cohort.server.api.deps import Services
 from cohort.server.rest.ratelimit import HEADERS_KEY, RateLimiter
 from cohort.tls import Identity
 
-__all__ = ["Caller", "bearer_key", "caller", "rest_services"]
+__all__ = ["ERROR_RESPONSES", "Caller", "bearer_key", "caller", "rest_services"]
+
+#: The error answers every keyed route may give, for the OpenAPI document.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": text}
+    for status, text in (
+        (400, "INVALID_REQUEST: a malformed body or parameter"),
+        (401, "UNAUTHORIZED: no key, or a bad, revoked or expired one"),
+        (403, "FORBIDDEN: the key's role may not do this"),
+        (404, "NOT_FOUND, CLIENT_NOT_REGISTERED: an unknown id"),
+        (409, "CONFLICT and the FL state codes (EXPERIMENT_NOT_ACTIVE, ...)"),
+        # Also replaces FastAPI's default 422 entry: invalid input answers 400 here.
+        (422, "MODEL_VALIDATION_FAILED: an update that does not match the global model"),
+        (429, "RATE_LIMITED: over a rate limit of the key"),
+    )
+}
 
 # Declares the Bearer scheme in the OpenAPI document; the key itself is checked by `caller`
 # (auto_error off: a missing key must answer our 401 envelope, not FastAPI's 403).

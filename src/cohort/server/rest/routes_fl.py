@@ -27,7 +27,7 @@ from cohort.schemas.rest import (
 )
 from cohort.server.api.deps import Services
 from cohort.server.rest import views
-from cohort.server.rest.deps import Caller, caller, rest_services
+from cohort.server.rest.deps import ERROR_RESPONSES, Caller, caller, rest_services
 from cohort.server.rest.policy import select_clients
 from cohort.server.services.clients import ClientHistory
 from cohort.server.services.events import iso, progress_of
@@ -35,7 +35,7 @@ from cohort.server.services.experiments import experiment_status
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 Svc = Annotated[Services, Depends(rest_services)]
 Reader = Annotated[Caller, Depends(caller())]
 Admin = Annotated[Caller, Depends(caller(admin=True))]

@@ -20,12 +20,12 @@ from cohort.schemas.rest import (
     ValidationReport,
 )
 from cohort.server.api.deps import Services
-from cohort.server.rest.deps import Caller, caller, rest_services
+from cohort.server.rest.deps import ERROR_RESPONSES, Caller, caller, rest_services
 from cohort.server.services.training_metrics import client_performance, training_metrics
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 Svc = Annotated[Services, Depends(rest_services)]
 Reader = Annotated[Caller, Depends(caller())]
 Uploader = Annotated[Caller, Depends(caller("upload"))]

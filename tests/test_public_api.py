@@ -26,6 +26,7 @@ PACKAGES = [
     "cohort.provision",
     "cohort.site",
     "cohort.admin",
+    "cohort.rest",
 ]
 
 

@@ -7,7 +7,7 @@ Python clients raise, so a failure reads the same on every face::
     CohortError                    code, message, hint, details
     ├── InvalidRequest             400  INVALID_REQUEST, INVALID_JOB_DEFINITION, ...
     ├── AuthenticationFailed       401  UNAUTHORIZED
-    ├── NotAuthorized              403  NOT_AUTHORIZED
+    ├── NotAuthorized              403  NOT_AUTHORIZED, FORBIDDEN
     ├── NotFound                   404  NOT_FOUND, JOB_NOT_FOUND, TASK_NOT_FOUND, ...
     ├── Conflict                   409  CONFLICT, JOB_NOT_DONE, SUBMIT_TOKEN_CONFLICT, ...
     ├── PayloadTooLarge            413  PAYLOAD_TOO_LARGE, JOB_TOO_LARGE
@@ -73,6 +73,7 @@ class ErrorCode(StrEnum):
     MODEL_VALIDATION_FAILED = "MODEL_VALIDATION_FAILED"
     UNAUTHORIZED = "UNAUTHORIZED"
     NOT_AUTHORIZED = "NOT_AUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
     TASK_NOT_FOUND = "TASK_NOT_FOUND"
@@ -247,6 +248,7 @@ _TABLE: dict[ErrorCode, CodeSpec] = {
     _C.MODEL_VALIDATION_FAILED: CodeSpec(422, 4, InvalidRequest),
     _C.UNAUTHORIZED: CodeSpec(401, 2, AuthenticationFailed, "AuthenticationError"),
     _C.NOT_AUTHORIZED: CodeSpec(403, 2, NotAuthorized, "AuthorizationError"),
+    _C.FORBIDDEN: CodeSpec(403, 2, NotAuthorized, "AuthorizationError"),  # REST: a refused role
     _C.NOT_FOUND: CodeSpec(404, 4, NotFound),
     _C.JOB_NOT_FOUND: CodeSpec(404, 4, NotFound, "JobNotFound"),
     _C.TASK_NOT_FOUND: CodeSpec(404, 4, NotFound),

@@ -76,6 +76,7 @@ class Federation:
         site_dead_after: float = 3.0,
         job_log_streaming: bool = True,
         layout: PocLayout | None = None,
+        server_args: list[str] | None = None,
     ) -> None:
         self.tmp = tmp
         # A layout from `provision` (a multi-org project) or, by default, a fresh POC.
@@ -85,6 +86,7 @@ class Federation:
         self.site_dead_after = site_dead_after
         # Like `cohort poc start`: sites stream job logs unless a test turns the default off.
         self.job_log_streaming = job_log_streaming
+        self.server_args = list(server_args or [])  # more `cohort server start` options
         self.api = AdminAPI(load_kit(self.layout.admin_kit))
         self.logs = tmp / "logs"
         self.logs.mkdir(exist_ok=True)
@@ -116,6 +118,7 @@ class Federation:
                 "--heartbeat-interval", str(self.heartbeat_interval),
                 "--site-dead-after", str(self.site_dead_after),
                 *(["--job-log-streaming"] if self.job_log_streaming else []),
+                *self.server_args,
             ],
         )  # fmt: skip
 

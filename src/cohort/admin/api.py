@@ -30,7 +30,8 @@ from cohort.schemas.admin import (
     LogConfigRequest,
     SubmitReply,
 )
-from cohort.schemas.records import JobRecord, RoundRecord
+from cohort.schemas.records import ApiTokenRecord, JobRecord, RoundRecord
+from cohort.schemas.tokens import CreateTokenReply, CreateTokenRequest
 from cohort.states import JOB_TERMINAL
 
 __all__ = ["AdminAPI", "pack_job"]
@@ -193,6 +194,25 @@ class AdminAPI(RegistryCalls):
             "POST", f"/admin/v1/jobs/{job_id}/log-config", params={"study": study}, json=body
         )
         return LogConfigReply.model_validate(response.json())
+
+    # -- REST API keys ----------------------------------------------------------------------
+    def create_token(
+        self, role: str, name: str = "", expires_in: float | None = None
+    ) -> CreateTokenReply:
+        """Create a Bearer key for the REST API; the reply is the only time the key is shown."""
+        body = CreateTokenRequest(role=role, name=name, expires_in=expires_in).model_dump()
+        response = self._request("POST", "/admin/v1/tokens", json=body)
+        return CreateTokenReply.model_validate(response.json())
+
+    def list_tokens(self) -> list[ApiTokenRecord]:
+        """Every key's record (never the keys)."""
+        response = self._request("GET", "/admin/v1/tokens")
+        return [ApiTokenRecord.model_validate(t) for t in response.json()]
+
+    def revoke_token(self, token_id: str) -> ApiTokenRecord:
+        """Revoke a key at once."""
+        response = self._request("DELETE", f"/admin/v1/tokens/{token_id}")
+        return ApiTokenRecord.model_validate(response.json())
 
     # -- wait -------------------------------------------------------------------------------
     def wait_job(

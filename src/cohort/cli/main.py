@@ -14,6 +14,7 @@ from cohort.cli.recipe import recipe
 from cohort.cli.simulate import simulate
 from cohort.cli.site_admin import disable, enable
 from cohort.cli.study import study
+from cohort.cli.token import token
 
 __all__ = ["cli", "main"]
 
@@ -36,6 +37,7 @@ site.add_command(disable)
 cli.add_command(simulate)
 cli.add_command(study)
 cli.add_command(audit)
+cli.add_command(token)
 
 
 def main() -> None:

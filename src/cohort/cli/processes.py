@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-__all__ = ["server", "site"]
+if TYPE_CHECKING:
+    from cohort.server.config import RateLimits
+
+__all__ = ["parse_rate_limits", "server", "site"]
 
 
 @click.group()
@@ -58,6 +61,21 @@ def server() -> None:
     help="Stream every job's site logs to the server unless the job says otherwise "
     "(a global JobLogStreamer and JobLogReceiver; cohort poc start turns it on).",
 )
+@click.option(
+    "--rest-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Also serve the REST API (/api/v1, /ws/events) on this port, over TLS without a "
+    "client certificate (Bearer API keys). Off by default.",
+)
+@click.option(
+    "--rate-limit",
+    "rate_limits",
+    multiple=True,
+    metavar="NAME=N/SECONDS",
+    help="A REST rate limit per API key: general, upload or training_start (defaults "
+    "100/60, 10/60, 5/3600), or websocket_connections=N (default 1). Repeatable.",
+)
 def server_start(
     kit: Path,
     workspace: Path,
@@ -65,6 +83,8 @@ def server_start(
     heartbeat_interval: float,
     site_dead_after: float,
     job_log_streaming: bool,
+    rest_port: int | None,
+    rate_limits: tuple[str, ...],
 ) -> None:
     """Start the server in the foreground (stop it with Ctrl-C or SIGTERM)."""
     from cohort.server.config import ServerConfig
@@ -78,8 +98,31 @@ def server_start(
             heartbeat_interval=heartbeat_interval,
             site_dead_after=site_dead_after,
             job_log_streaming=job_log_streaming,
+            rest_port=rest_port,
+            rate_limits=parse_rate_limits(rate_limits),
         )
     )
+
+
+def parse_rate_limits(items: tuple[str, ...]) -> RateLimits:
+    """``general=100/60`` ... -> RateLimits (the seed's defaults for what is not given)."""
+    from cohort.server.config import RateLimits
+
+    values: dict[str, Any] = {}
+    for item in items:
+        name, _, spec = item.partition("=")
+        try:
+            if name == "websocket_connections":
+                values[name] = int(spec)
+            else:
+                count, _, seconds = spec.partition("/")
+                values[name] = {"requests": int(count), "seconds": float(seconds)}
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not NAME=N/SECONDS") from None
+    try:
+        return RateLimits.model_validate(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.group()

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = [
     "ALL_SITES",
     "LOG_FILE_NAMES",
+    "MAX_SITES",
     "ClientAppConfig",
     "ClientComponent",
     "JobLogReceiver",
@@ -23,6 +24,9 @@ __all__ = [
 
 #: The files a site's job log can be streamed as: plain text, or one JSON record a line.
 LogFileName = Literal["log.txt", "log.json"]
+
+#: The most sites a job may ask for (min_clients); one bound for job folders and REST.
+MAX_SITES = 100_000
 LOG_FILE_NAMES: tuple[LogFileName, ...] = ("log.txt", "log.json")
 
 #: deploy_map target meaning "every site the job runs on".
@@ -41,7 +45,7 @@ class JobMeta(BaseModel):
     deploy_map: dict[str, list[str]] = Field(
         description='App folder -> targets: "server", site names, or "@ALL".'
     )
-    min_clients: int = Field(default=1, ge=1, le=100_000)
+    min_clients: int = Field(default=1, ge=1, le=MAX_SITES)
     resource_spec: dict[str, Any] = Field(default_factory=dict)
     launcher: dict[str, Any] = Field(default_factory=dict)
     scheduling_timeout: float = Field(

@@ -15,6 +15,7 @@ from cohort.states import JobStatus, TaskStatus
 __all__ = [
     "SUBMIT_TOKEN_ACTIVE",
     "SUBMIT_TOKEN_JOB_DELETED",
+    "ApiTokenRecord",
     "JobRecord",
     "RoundRecord",
     "SiteRecord",
@@ -134,3 +135,24 @@ class SubmitTokenRecord(BaseModel):
     state: str = Field(description='"active", or "job_deleted" once the job was deleted.')
     created: float
     deleted_time: float | None = None
+
+
+class ApiTokenRecord(BaseModel):
+    """A Bearer API key of the REST API, as stored: never the key, only its secret's SHA-256.
+
+    The key a caller sends is ``cohort_<token_id>_<secret>``; ``token_id`` finds the row, the
+    secret's hash proves the caller holds it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    token_id: str
+    name: str = Field(description="What the key is for (free text, shown in listings).")
+    role: str = Field(description="The role the key acts with (see cohort.server.rest.auth).")
+    secret_sha256: str = Field(
+        default="", exclude=True, description="SHA-256 of the key's secret (never sent)."
+    )
+    created_by: str
+    created: float
+    expires: float | None = Field(default=None, description="POSIX seconds; None: never.")
+    revoked: float | None = Field(default=None, description="When it was revoked, if it was.")

@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from cohort.server.api import admin, fleet, internal, observe, sites, studies, system
+from cohort.server.api import admin, fleet, internal, observe, sites, studies, system, tokens
 from cohort.server.api.deps import Services
 from cohort.server.api.errors import install_error_handlers
 from cohort.server.config import ServerConfig
 from cohort.server.launcher import JobLauncher
+from cohort.server.rest.app import mount_rest
 from cohort.server.scheduler import Scheduler, settle_orphaned_jobs
 from cohort.server.state import ServerState
 from cohort.store import FileArtifactStore, open_store
@@ -56,6 +57,8 @@ def create_app(config: ServerConfig, server_url: str) -> FastAPI:
     app.include_router(internal.router)
     app.include_router(system.router)
     app.include_router(system.fleet_router)
+    app.include_router(tokens.router)
+    mount_rest(app, app.state.services, app.version)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

@@ -6,7 +6,27 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ServerConfig"]
+__all__ = ["RateLimit", "RateLimits", "ServerConfig"]
+
+
+class RateLimit(BaseModel):
+    """At most ``requests`` per ``seconds`` (a fixed window) for one API key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: int = Field(ge=1)
+    seconds: float = Field(gt=0)
+
+
+class RateLimits(BaseModel):
+    """The REST API's limits per API key; the defaults are seed 003's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    general: RateLimit = RateLimit(requests=100, seconds=60)
+    upload: RateLimit = RateLimit(requests=10, seconds=60)
+    training_start: RateLimit = RateLimit(requests=5, seconds=3600)
+    websocket_connections: int = Field(default=1, ge=1, description="Open /ws/events per key.")
 
 
 class ServerConfig(BaseModel):
@@ -35,6 +55,14 @@ class ServerConfig(BaseModel):
         description="A global job log streamer and receiver: every job's sites stream their "
         "log.txt unless the job says otherwise (on in a POC; see server/services/logstore.py).",
     )
+    rest_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Second port for the REST API: TLS without a client certificate (Bearer "
+        "keys instead). None: only the mutual-TLS port, where /api/v1 works too.",
+    )
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
     abort_grace: float = Field(
         default=5.0, ge=0, description="Seconds between SIGTERM and SIGKILL on abort."
     )

@@ -1,10 +1,21 @@
-"""Running the server process: uvicorn over mutual TLS with the server's startup kit."""
+"""Running the server process: uvicorn over mutual TLS with the server's startup kit, and
+optionally a second listener for the REST API (TLS without a client certificate).
+
+Both listeners serve the same app in the same event loop, so REST calls, WebSocket events and
+the sites' long polls share one store, one notifier and one event hub.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+import signal
+import ssl
 import sys
+from collections.abc import Generator
+from typing import Any
 
 import uvicorn
 
@@ -15,6 +26,36 @@ from cohort.server.config import ServerConfig
 from cohort.tls import IdentityH11Protocol, server_ssl_kwargs
 
 __all__ = ["run_server"]
+
+#: WebSockets (for /ws/events) with the sans-I/O implementation of the websockets package.
+WS = "websockets-sansio"
+
+
+class _Listener(uvicorn.Server):
+    """A uvicorn server that leaves signals to :func:`_serve_all`, which stops every listener
+    (uvicorn's own handlers would each replace the other's)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def _serve_all(servers: list[_Listener]) -> None:
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    main = asyncio.create_task(servers[0].serve())
+    while not servers[0].started and not main.done():  # the lifespan (scheduler) starts first
+        await asyncio.sleep(0.05)
+    others = [asyncio.create_task(s.serve()) for s in servers[1:]]
+    await main
+    stop()
+    await asyncio.gather(*others)
 
 
 def run_server(config: ServerConfig) -> None:
@@ -29,32 +70,41 @@ def run_server(config: ServerConfig) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     add_workspace_log(config.workspace)
-    uv_config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        http=IdentityH11Protocol,
-        ws="none",
-        log_level="warning",
-        lifespan="on",
-        timeout_keep_alive=75,
+    common: dict[str, Any] = {
+        "http": IdentityH11Protocol,
+        "ws": WS,
+        "log_level": "warning",
+        "timeout_keep_alive": 75,
         # Long polls (tasks, commands, job waits) would hold a stop or restart for up to
         # their full wait; every client of them retries, so cut them short.
-        timeout_graceful_shutdown=3,
-        **server_ssl_kwargs(kit),
-    )
-    server = uvicorn.Server(uv_config)
+        "timeout_graceful_shutdown": 3,
+    }
+    tls = server_ssl_kwargs(kit)
+    servers = [_Listener(uvicorn.Config(app, host=host, port=port, lifespan="on", **common, **tls))]
+    if config.rest_port is not None:
+        # No client certificate here: callers prove who they are with Bearer keys, and the
+        # certificate-only routes (/admin, /fleet, /internal) see no identity and answer 401.
+        rest_tls = {**tls, "ssl_cert_reqs": ssl.CERT_NONE}
+        rest_tls.pop("ssl_ca_certs")
+        servers.append(
+            _Listener(
+                uvicorn.Config(
+                    app, host=host, port=config.rest_port, lifespan="off", **common, **rest_tls
+                )
+            )
+        )
     restart = False
 
     def stop(again: bool) -> None:
-        # Called on the event loop (the session API's shutdown/restart): uvicorn then stops
-        # accepting, ends the lifespan (job processes stopped, store closed) and returns.
+        # Called on the event loop (the session API's shutdown/restart): every listener stops
+        # accepting, the lifespan ends (job processes stopped, store closed) and run returns.
         nonlocal restart
         restart = restart or again
-        server.should_exit = True
+        for server in servers:
+            server.should_exit = True
 
     app.state.services.state.stop_server = stop
-    server.run()
+    asyncio.run(_serve_all(servers))
     if restart:  # the same command line again, in this process: same pid, fresh state
         logging.getLogger("cohort.server").info("restarting the server")
         os.execv(sys.executable, sys.orig_argv)  # noqa: S606 - our own argv, no shell

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from typing import Any
 
-__all__ = ["Notifier"]
+__all__ = ["EventHub", "Notifier"]
 
 
 class Notifier:
@@ -55,3 +56,38 @@ def site_tasks_key(job_id: str, site: str) -> str:
 
 
 JOBS_KEY = "jobs"  # bumped on any job submit or status change (wakes the scheduler)
+
+
+class EventHub:
+    """Live events for WebSocket subscribers (``/ws/events``), published by the services as
+    things happen. Used only from the event loop's thread.
+
+    Each subscriber has its own bounded queue: a slow reader loses its oldest events instead
+    of holding up the server or growing its memory.
+    """
+
+    def __init__(self, queue_size: int = 1000) -> None:
+        self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._size = queue_size
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        """A new queue that receives every event published from now on."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._size)
+        self._queues.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        """Stop delivering to ``queue``."""
+        self._queues.discard(queue)
+
+    @property
+    def subscribers(self) -> int:
+        """How many queues are subscribed."""
+        return len(self._queues)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """Deliver ``event`` (a JSON-able dict with a ``type``) to every subscriber."""
+        for queue in self._queues:
+            if queue.full():
+                queue.get_nowait()  # drop the oldest for this slow reader
+            queue.put_nowait(event)

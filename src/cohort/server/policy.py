@@ -44,6 +44,7 @@ class Action(StrEnum):
     MANAGE_USERS = "study.users"  # add and remove a study's users
     VIEW_AUDIT = "audit.view"  # read the audit log
     SYSTEM = "system.lifecycle"  # stop or restart the server, shut the whole system down
+    MANAGE_TOKENS = "token.manage"  # create, list and revoke REST API keys
 
 
 _ALL_ACTIONS: Final = {action: "all" for action in Action}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from cohort.schemas.fleet import CommandResult, LogSetting, SiteCommand
 from cohort.schemas.records import SiteRecord
 from cohort.server.config import ServerConfig
-from cohort.server.notify import Notifier
+from cohort.server.notify import EventHub, Notifier
 from cohort.store import ArtifactStore, StateStore
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ class ServerState:
     store: StateStore
     artifacts: ArtifactStore
     notifier: Notifier = field(default_factory=Notifier)
+    #: live events for /ws/events subscribers (see cohort.server.services.events)
+    events: EventHub = field(default_factory=EventHub)
     launcher: JobLauncher | None = None
     started: float = field(default_factory=time.time)
     clock: Callable[[], float] = time.time

@@ -10,6 +10,7 @@ import abc
 from typing import Any
 
 from cohort.schemas.records import (
+    ApiTokenRecord,
     JobRecord,
     RoundRecord,
     SiteRecord,
@@ -164,6 +165,26 @@ class StateStore(StudyRegistry, AuditLog, abc.ABC):
         self, *, study: str, submitter: str, token: str
     ) -> SubmitTokenRecord | None:
         """Return the record of a token's scope, or None when the token was never used there."""
+
+    # -- API tokens -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def add_api_token(self, record: ApiTokenRecord) -> ApiTokenRecord:
+        """Insert a token record. MUST raise Conflict(CONFLICT) if ``token_id`` exists."""
+
+    @abc.abstractmethod
+    def get_api_token(self, token_id: str) -> ApiTokenRecord | None:
+        """Return the token record, or None for an unknown id."""
+
+    @abc.abstractmethod
+    def list_api_tokens(self) -> list[ApiTokenRecord]:
+        """Return every token record (revoked ones too), oldest first."""
+
+    @abc.abstractmethod
+    def revoke_api_token(self, token_id: str, *, now: float) -> ApiTokenRecord:
+        """Set ``revoked`` to ``now`` unless already revoked (the first time stands).
+
+        MUST raise NotFound(NOT_FOUND) for an unknown id.
+        """
 
     # -- sites ------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from cohort.schemas.records import (
+    ApiTokenRecord,
     JobRecord,
     RoundRecord,
     SiteRecord,
@@ -34,7 +35,7 @@ from cohort.states import (
     check_job_transition,
     check_task_transition,
 )
-from cohort.store import sql_tokens
+from cohort.store import sql_api_tokens, sql_tokens
 from cohort.store.base import JobFilter, StateStore
 from cohort.store.migrate import upgrade_engine
 from cohort.store.sql_engine import IMMEDIATE, make_engine
@@ -279,6 +280,27 @@ class SQLStore(SQLStudiesMixin, StateStore):
         """Return the record of the token's scope, or None."""
         with self._tx(write=False) as conn:
             return sql_tokens.find_token(conn, study, submitter, token)
+
+    # -- API tokens -------------------------------------------------------------------------
+    def add_api_token(self, record: ApiTokenRecord) -> ApiTokenRecord:
+        """Insert a token record; Conflict if the id exists."""
+        with self._tx(write=True) as conn:
+            return sql_api_tokens.insert(conn, record)
+
+    def get_api_token(self, token_id: str) -> ApiTokenRecord | None:
+        """The token record, or None."""
+        with self._tx(write=False) as conn:
+            return sql_api_tokens.find(conn, token_id)
+
+    def list_api_tokens(self) -> list[ApiTokenRecord]:
+        """Every token record, oldest first."""
+        with self._tx(write=False) as conn:
+            return sql_api_tokens.list_all(conn)
+
+    def revoke_api_token(self, token_id: str, *, now: float) -> ApiTokenRecord:
+        """Revoke once; NotFound if unknown."""
+        with self._tx(write=True) as conn:
+            return sql_api_tokens.revoke(conn, token_id, now)
 
     def get_job(self, job_id: str) -> JobRecord:
         """Return the job; NotFound(JOB_NOT_FOUND) for an unknown id."""

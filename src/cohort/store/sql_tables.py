@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = [
+    "api_tokens",
     "audit_log",
     "jobs",
     "metadata",
@@ -193,4 +194,20 @@ audit_log = sa.Table(
     sa.Column("outcome", sa.String(), nullable=False),
     sa.Column("detail", sa.Text(), nullable=False),
     sa.Index(None, "time"),
+)
+
+# Bearer API keys of the REST API. Only the SHA-256 of a key's secret is kept; the key itself is
+# shown once, when it is created. A revoked key keeps its row (``revoked`` set) so listings can
+# say who was cut off and when.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("role", sa.String(), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("created_by", sa.String(), nullable=False),
+    sa.Column("created", _Time(), nullable=False),
+    sa.Column("expires", _Time(), nullable=True),
+    sa.Column("revoked", _Time(), nullable=True),
 )

@@ -6,12 +6,16 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from cohort.server.services.clients import ClientService
 from cohort.server.services.components import ComponentService
+from cohort.server.services.experiments import ExperimentService
 from cohort.server.services.fleet import FleetService
 from cohort.server.services.jobs import JobService
+from cohort.server.services.models import ModelService
 from cohort.server.services.observe import ObserveService
 from cohort.server.services.studies import StudyService
 from cohort.server.services.targets import TargetService
+from cohort.server.services.tokens import TokenService
 from cohort.server.services.work import WorkService
 from cohort.server.state import ServerState
 
@@ -30,20 +34,28 @@ class Services:
     studies: StudyService
     components: ComponentService
     targets: TargetService
+    tokens: TokenService
+    experiments: ExperimentService
+    clients: ClientService
+    models: ModelService
 
     @classmethod
     def build(cls, state: ServerState) -> Services:
         """Wire every service to one shared state."""
-        jobs = JobService(state)
+        jobs, fleet = JobService(state), FleetService(state)
         return cls(
-            state,
-            jobs,
-            FleetService(state),
-            WorkService(state),
-            ObserveService(state, jobs),
-            StudyService(state),
-            ComponentService(state, jobs),
-            TargetService(state),
+            state=state,
+            jobs=jobs,
+            fleet=fleet,
+            work=WorkService(state),
+            observe=ObserveService(state, jobs),
+            studies=StudyService(state),
+            components=ComponentService(state, jobs),
+            targets=TargetService(state),
+            tokens=TokenService(state),
+            experiments=ExperimentService(state, jobs),
+            clients=ClientService(state),
+            models=ModelService(state, fleet),
         )
 
 

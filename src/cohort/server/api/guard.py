@@ -168,3 +168,4 @@ StudyManager = Annotated[Identity, Depends(require(Action.MANAGE_STUDY), scope="
 StudyUserManager = Annotated[Identity, Depends(require(Action.MANAGE_USERS), scope="function")]
 AuditViewer = Annotated[Identity, Depends(require(Action.VIEW_AUDIT), scope="function")]
 SystemOperator = Annotated[Identity, Depends(require(Action.SYSTEM), scope="function")]
+TokenManager = Annotated[Identity, Depends(require(Action.MANAGE_TOKENS), scope="function")]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from cohort.schemas.records import JobRecord, RoundRecord
 from cohort.server.api.auth import server_identity
 from cohort.server.api.deps import Services, services
+from cohort.server.services.events import publish_round_completed
 from cohort.server.services.work import TaskBatch, TasksState
 from cohort.tls import Identity
 
@@ -134,6 +135,7 @@ async def add_round(job_id: str, req: NewRound, _: Server, svc: Svc) -> RoundRec
         num_samples=req.num_samples,
     )
     _apply(svc, job_id, req.bookkeeping)  # after: metrics may be for this very round
+    publish_round_completed(svc.state, record)  # after: it carries the metrics just applied
     return record
 
 

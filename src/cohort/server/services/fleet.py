@@ -14,6 +14,7 @@ from cohort.schemas.fleet import HeartbeatReply, HeartbeatRequest, SiteFailureRe
 from cohort.schemas.job import LogFileName
 from cohort.schemas.records import JobRecord, TaskRecord
 from cohort.server.notify import JOBS_KEY, job_key, site_tasks_key, tasks_key
+from cohort.server.services.events import publish_client_failed, publish_client_update
 from cohort.server.services.jobs import job_dir
 from cohort.server.services.logstore import site_log_key, stream_plan
 from cohort.server.state import ServerState
@@ -164,6 +165,7 @@ class FleetService:
         finally:
             tmp.unlink(missing_ok=True)
         self.state.notifier.notify(tasks_key(job_id))
+        publish_client_update(self.state, task, header.metrics, duplicate=not created)
         return UpdateReceipt(task_id=task_id, accepted=True, duplicate=not created, sha256=sha)
 
     def _duplicate(self, task: TaskRecord, sha: str) -> UpdateReceipt:
@@ -259,3 +261,4 @@ def record_site_error(
     for task in store.open_tasks_for(job.job_id, site):
         store.set_task_status(task.task_id, TaskStatus.FAILED)
     state.notifier.notify(tasks_key(job.job_id), job_key(job.job_id))
+    publish_client_failed(state, job.job_id, site, kind)

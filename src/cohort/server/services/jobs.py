@@ -20,6 +20,7 @@ from cohort.schemas.admin import (
 )
 from cohort.schemas.records import JobRecord, RoundRecord
 from cohort.server.notify import JOBS_KEY, job_key, site_tasks_key, tasks_key
+from cohort.server.services.events import publish_training_progress
 from cohort.server.services.results import build_result_zip
 from cohort.server.state import ServerState
 from cohort.states import JOB_TERMINAL, JobStatus
@@ -79,13 +80,19 @@ class JobService:
         self.state = state
 
     def submit(
-        self, who: Identity, data: bytes, study: str = "default", submit_token: str | None = None
+        self,
+        who: Identity,
+        data: bytes,
+        study: str = "default",
+        submit_token: str | None = None,
+        job_id: str | None = None,
     ) -> tuple[JobRecord, bool]:
         """Validate a job archive completely, store it, then record the job as SUBMITTED.
 
         Validation comes first, so a refused archive leaves no trace anywhere. With a submit
         token, a repeat of an earlier submit (same study, submitter, token and content)
         returns that job with ``created`` False; see ``StateStore.create_job_with_token``.
+        ``job_id`` (default: a new UUID) lets the REST API give a job its experiment's id.
         """
         check_study(study)
         cfg = self.state.config
@@ -98,7 +105,9 @@ class JobService:
             known = store.get_submit_token(study=study, submitter=who.name, token=submit_token)
             if known is not None:  # a retry: answer without writing anything
                 return store.get_job(resolve_token(known, content)), False
-        job_id = str(uuid.uuid4())
+        if job_id is not None and self._exists(job_id):  # before touching its artifact folder
+            raise Conflict(f"job {job_id!r} already exists", details={"job_id": job_id})
+        job_id = job_id or str(uuid.uuid4())
         arts = self.state.artifacts
         sha = arts.write_bytes(f"{job_dir(job_id)}/job.zip", data)
         tmp = arts.path(f"{job_dir(job_id)}/job.tmp")
@@ -130,6 +139,13 @@ class JobService:
             return record, False
         self.state.notifier.notify(JOBS_KEY)
         return record, True
+
+    def _exists(self, job_id: str) -> bool:
+        try:
+            self.state.store.get_job(job_id)
+        except NotFound:
+            return False
+        return True
 
     def get(self, job_id: str, study: str | None = None) -> JobRecord:
         """Return one job; JOB_NOT_FOUND if unknown or (with ``study``) in another study."""
@@ -265,3 +281,4 @@ def settle_ended_job(state: ServerState, record: JobRecord) -> None:
     keys = [JOBS_KEY, job_key(record.job_id), tasks_key(record.job_id)]
     keys += [site_tasks_key(record.job_id, s) for s in record.sites]
     state.notifier.notify(*keys)
+    publish_training_progress(state, record)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from cohort.errors import Conflict, ErrorCode
 from cohort.schemas.records import JobRecord, RoundRecord, TaskRecord, UpdateRecord
 from cohort.server.notify import job_key, site_tasks_key, tasks_key
+from cohort.server.services.events import publish_training_progress
 from cohort.server.services.fleet import failed_sites
 from cohort.server.services.jobs import settle_ended_job
 from cohort.server.state import ServerState
@@ -162,6 +163,7 @@ class WorkService:
             job_id, current_round=current_round, total_rounds=total_rounds, status_reason=reason
         )
         self.state.notifier.notify(job_key(job_id))
+        publish_training_progress(self.state, record)
         return record
 
     def finish(self, job_id: str, ok: bool, reason: str) -> JobRecord:

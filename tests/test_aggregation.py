@@ -200,3 +200,28 @@ def test_weighted_metrics_over_the_results_that_report_each() -> None:
 def test_weighted_metrics_skip_zero_weight_keys() -> None:
     assert weighted_metrics([({"a": 1.0}, 0.0), ({"b": 2.0}, 1.0)]) == {"b": 2.0}
     assert weighted_metrics([]) == {}
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (7,), (65_536,), (3, 65_537), (200_001,)])
+def test_chunked_fold_is_bit_identical_to_the_whole_array_formula(shape: tuple[int, ...]) -> None:
+    # Parity between the simulator and a real federation relies on exact bits, so the
+    # cache-sized folding must compute each element as `sum += w * float64(x)` would.
+    rng = np.random.default_rng(7)
+    updates = [rng.standard_normal(shape).astype(np.float32) for _ in range(3)]
+    weights = [0.37, 11.0, 1e-3]
+    agg = WeightedMean()
+    expected = np.zeros(shape, dtype=np.float64)
+    for update, weight in zip(updates, weights, strict=True):
+        agg.add([("w", update)], weight)
+        expected += weight * update.astype(np.float64)
+    mean = agg.result()["w"]
+    assert np.array_equal(mean, (expected / sum(weights)).astype(np.float32))
+
+
+def test_fold_takes_non_contiguous_and_integer_tensors() -> None:
+    base = np.arange(40, dtype=np.int32).reshape(5, 8)
+    agg = WeightedMean()
+    agg.add([("w", base[:, ::2])], 1.0)  # a strided view
+    agg.add([("w", base[:, 1::2])], 3.0)
+    expected = (base[:, ::2] * 1.0 + base[:, 1::2] * 3.0) / 4.0
+    assert np.array_equal(agg.result()["w"], expected.astype(np.int32))

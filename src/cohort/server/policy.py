@@ -17,7 +17,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final, Literal
 
-from cohort.errors import NotAuthorized
+from cohort.errors import ErrorCode, NotAuthorized
 from cohort.tls import Identity
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Scope",
     "allowed_scope",
     "authorize",
+    "authorize_key",
     "authorize_study",
     "policy_table",
 ]
@@ -117,6 +118,18 @@ def authorize(
         )
     assert scope is not None
     return scope
+
+
+def authorize_key(who: Identity, action: Action, *, owner: str | None = None) -> None:
+    """:func:`authorize` for a REST API key (``who`` carries the key's role): a refusal is
+    ``FORBIDDEN``, the REST API's name for it. A key of a role with no rules (a training
+    client's) is refused every action here, like any such role."""
+    try:
+        authorize(who, action, owner=owner)
+    except NotAuthorized as exc:
+        raise NotAuthorized(
+            exc.message, ErrorCode.FORBIDDEN, hint=exc.hint, details=exc.details
+        ) from exc
 
 
 def authorize_study(who: Identity, study: str, users: list[str]) -> None:

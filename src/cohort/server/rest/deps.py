@@ -15,13 +15,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
-from cohort.errors import AuthenticationFailed, ErrorCode, NotAuthorized
+from cohort.errors import AuthenticationFailed, ErrorCode
 from cohort.provision.ca import Role
 from cohort.schemas.records import ApiTokenRecord
 from cohort.schemas.rest import ErrorEnvelope
-from cohort.schemas.tokens import ADMIN_TOKEN_ROLES
 from cohort.server.api.deps import Services
-from cohort.server.policy import Action, authorize
+from cohort.server.policy import Action, authorize_key
 from cohort.server.rest.ratelimit import HEADERS_KEY, RateLimiter
 from cohort.tls import Identity
 
@@ -111,18 +110,7 @@ def caller(
         if not allowed:
             raise rl.refuse(name, window)
         if action is not None:
-            try:
-                if token.role not in ADMIN_TOKEN_ROLES:
-                    raise NotAuthorized(
-                        f"a {token.role} key may not {action}: rule 'client keys read, "
-                        "register and upload only'",
-                        details={"rule": "client keys read, register and upload only"},
-                    )
-                authorize(Caller(token).identity, action)
-            except NotAuthorized as exc:  # the REST API's name for a refused role
-                raise NotAuthorized(
-                    exc.message, ErrorCode.FORBIDDEN, hint=exc.hint, details=exc.details
-                ) from exc
+            authorize_key(Caller(token).identity, action)
         return Caller(token)
 
     return dependency

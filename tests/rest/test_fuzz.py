@@ -53,6 +53,9 @@ def test_no_request_makes_a_server_error(tmp_path: Path) -> None:
             max_examples=30,
             deadline=None,
             database=None,
+            # The same cases every run: a gate that fails only on an unlucky draw teaches
+            # nothing; run it with derandomize off locally to explore.
+            derandomize=True,
             suppress_health_check=list(HealthCheck),
         )
         def fuzz(case: Any) -> None:

@@ -193,7 +193,7 @@ class AggregationConfig(_Open):
 
     strategy: str = "FedAvg"
     weighted: bool = True
-    min_updates: int | None = Field(default=None, ge=1)
+    min_updates: int | None = Field(default=None, ge=1, le=MAX_SITES)
 
 
 class StartTraining(_Request):

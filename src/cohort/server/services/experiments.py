@@ -15,13 +15,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotAuthorized, NotFound
+from pydantic import ValidationError
+
+from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from cohort.jobfolder import zip_job_folder
 from cohort.recipes import RECIPES, FedAvgRecipe
 from cohort.recipes.scripts import TABULAR_DATASETS, TABULAR_SOFTMAX
 from cohort.schemas.records import JobRecord
 from cohort.schemas.rest import CreateExperiment, ExperimentCreated, StartTraining
-from cohort.server.policy import Action, authorize
+from cohort.server.policy import Action, authorize_key
 from cohort.server.services.events import iso
 from cohort.server.services.jobs import JobService
 from cohort.server.state import ServerState
@@ -236,7 +238,13 @@ class ExperimentService:
             policy["min_clients"] = min_clients
         base["policy_config"] = policy
         base["experiment_id"] = experiment_id
-        return CreateExperiment.model_validate(base)
+        try:
+            return CreateExperiment.model_validate(base)
+        except ValidationError as exc:  # the start request's values broke the stored config
+            raise InvalidRequest(
+                f"the merged experiment config is invalid: {exc.errors()[0]['msg']}",
+                details={"errors": [str(e["loc"]) for e in exc.errors()]},
+            ) from exc
 
     def rounds_of(self, job: JobRecord) -> int:
         """How many rounds an experiment's job runs (from its stored server config)."""
@@ -263,12 +271,7 @@ class ExperimentService:
                 else f"experiment {job.job_id} has already ended ({job.status})",
                 ErrorCode.EXPERIMENT_NOT_ACTIVE,
             )
-        try:
-            authorize(who, Action.MANAGE_JOB, owner=job.submitter)
-        except NotAuthorized as exc:
-            raise NotAuthorized(
-                exc.message, ErrorCode.FORBIDDEN, hint=exc.hint, details=exc.details
-            ) from exc
+        authorize_key(who, Action.MANAGE_JOB, owner=job.submitter)
         return await self.jobs.abort(job.job_id, reason=f"stopped over REST: {reason}")
 
     # -- list -------------------------------------------------------------------------------

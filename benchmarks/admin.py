@@ -6,9 +6,10 @@ then, over mutual TLS with the admin kit:
 - ``list_jobs`` of every job, and of the newest 100 (``limit=100``): median latency;
 - ``submit_job`` of a small job folder: median latency (the jobs ask for more sites than
   the POC has, so they wait instead of running and disturbing the other numbers);
-- ``GET /admin/v1/system`` from 50 concurrent clients (one connection each): requests per
-  second and p99 latency. The design brief's REST ``/api/v1/status`` is not built yet; this
-  is the admin route that answers the same question.
+- the REST ``GET /api/v1/status`` (seed 003, on the server's ``--rest-port`` listener with a
+  Bearer key) from 50 concurrent clients, one kept-alive connection each: requests per
+  second, median and p99 latency. ``GET /admin/v1/system`` (mutual TLS) is measured the same
+  way next to it.
 
     .venv/bin/python benchmarks/admin.py [--jobs 10000] [--clients 50] [--requests 20]
 """
@@ -27,9 +28,11 @@ from pathlib import Path
 from harness import fresh_dir, median, save_results
 
 from cohort.admin.api import AdminAPI
+from cohort.provision import free_port
 from cohort.provision.kit import Kit, load_kit
 from cohort.provision.poc import PocLayout, prepare_poc
 from cohort.provision.processes import start_poc, stop_poc
+from cohort.rest import FLClient
 from cohort.states import JobStatus
 from cohort.store import open_store
 
@@ -89,7 +92,12 @@ def measure(n_jobs: int, clients: int, requests: int) -> list[dict[str, object]]
     layout = prepare_poc(work / "poc", 2)
     seed_s = seed(layout, n_jobs)
     job = small_job(work / "job")
-    start_poc(layout, timeout=300)
+    rest_port = free_port()
+    # The seed's default REST limit (100 requests a minute per key) would answer most of the
+    # concurrent requests with 429; the benchmark measures the route, so the limit is raised.
+    limit = f"general={10 * clients * (requests + 1)}/60"
+    server_args = ["--rest-port", str(rest_port), "--rate-limit", limit]
+    start_poc(layout, timeout=300, server_args=server_args)
     rows: list[dict[str, object]] = []
     try:
         kit = load_kit(layout.admin_kit)
@@ -98,10 +106,16 @@ def measure(n_jobs: int, clients: int, requests: int) -> list[dict[str, object]]
             every = _timed(api.list_jobs, 5)
             newest = _timed(lambda: api.list_jobs(limit=100, reverse=True), 5)
             submits = _timed(lambda: api.submit_job(job), 5)
+            key = api.create_token("project_admin", "benchmark").token
         rows.append({"what": f"list_jobs, all {count} jobs", "median_s": median(every)})
         rows.append({"what": "list_jobs, newest 100", "median_s": median(newest)})
         rows.append({"what": "submit_job, small job", "median_s": median(submits)})
-        rows.append(_concurrent(kit, clients, requests))
+        host = kit.server_url.split("://", 1)[1].rsplit(":", 1)[0]
+        url = f"https://{host}:{rest_port}"
+        what = f"REST GET /api/v1/status, {clients}"
+        rows.append(_concurrent(lambda: _rest_caller(url, key, kit.ca), what, clients, requests))
+        what = f"GET /admin/v1/system, {clients}"
+        rows.append(_concurrent(lambda: _admin_caller(kit), what, clients, requests))
     finally:
         stop_poc(layout)
     for row in rows:
@@ -110,11 +124,29 @@ def measure(n_jobs: int, clients: int, requests: int) -> list[dict[str, object]]
     return rows
 
 
-def _concurrent(kit: Kit, clients: int, requests: int) -> dict[str, object]:
+def _rest_caller(url: str, key: str, ca: Path) -> Caller:
+    client = FLClient(url, api_key=key, verify=ca, timeout=300)  # one kept-alive connection
+    return client.get_server_status, client.close
+
+
+def _admin_caller(kit: Kit) -> Caller:
+    api = AdminAPI(kit, timeout=300)
+    return api.system_info, api.close
+
+
+Caller = tuple[Callable[[], object], Callable[[], None]]
+
+
+def _concurrent(
+    open_caller: Callable[[], Caller], what: str, clients: int, requests: int
+) -> dict[str, object]:
     def worker() -> list[float]:
-        with AdminAPI(kit, timeout=300) as api:
-            api.system_info()  # connect and handshake outside the timing
-            return _timed(api.system_info, requests)
+        call, close = open_caller()
+        try:
+            call()  # connect and handshake outside the timing
+            return _timed(call, requests)
+        finally:
+            close()
 
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
@@ -122,7 +154,7 @@ def _concurrent(kit: Kit, clients: int, requests: int) -> dict[str, object]:
     wall = time.perf_counter() - start
     latencies = sorted(t for r in results for t in r)
     return {
-        "what": f"GET /admin/v1/system, {clients} concurrent clients x {requests}",
+        "what": f"{what} concurrent clients x {requests}",
         "median_s": median(latencies),
         "p99_s": latencies[int(0.99 * (len(latencies) - 1))],
         "requests_per_s": round(len(latencies) / wall, 1),

@@ -38,8 +38,17 @@ def _spawn(name: str, argv: list[str], layout: PocLayout) -> int:
     return proc.pid
 
 
-def start_poc(layout: PocLayout, *, timeout: float = 30.0, sites: list[str] | None = None) -> None:
-    """Start the server and the sites, and return once every started site is connected."""
+def start_poc(
+    layout: PocLayout,
+    *,
+    timeout: float = 30.0,
+    sites: list[str] | None = None,
+    server_args: list[str] | None = None,
+) -> None:
+    """Start the server and the sites, and return once every started site is connected.
+
+    ``server_args`` are added to ``cohort server start`` (e.g. ``["--rest-port", "8443"]``).
+    """
     if poc_pids(layout):
         raise CohortError(
             f"the POC in {layout.workspace} is already running",
@@ -58,6 +67,7 @@ def start_poc(layout: PocLayout, *, timeout: float = 30.0, sites: list[str] | No
             "--workspace",
             str(work / "server"),
             "--job-log-streaming",
+            *(server_args or []),
         ],
         layout,
     )

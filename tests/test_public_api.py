@@ -106,3 +106,41 @@ def test_packages_have_docstrings() -> None:
 def test_every_exported_name_has_a_docstring(package: str, name: str) -> None:
     obj = getattr(importlib.import_module(package), name)
     assert _own_docstring(obj), f"{package}.{name} has no docstring"
+
+
+def test_top_level_names_are_the_packages_own() -> None:
+    """``cohort.X`` is the very object its package exports, and nothing else is curated."""
+    import cohort
+
+    names = [n for n in cohort.__all__ if n != "__version__"]
+    assert len(cohort.__all__) == len(set(cohort.__all__))
+    assert set(names) == set(cohort._HOMES)
+    for name in names:
+        home = importlib.import_module(cohort._HOMES[name])
+        assert name in home.__all__, f"{name} is not public in {home.__name__}"
+        assert getattr(cohort, name) is getattr(home, name)
+        assert _own_docstring(getattr(cohort, name)), f"cohort.{name} has no docstring"
+    assert set(dir(cohort)) >= set(cohort.__all__)
+    assert isinstance(cohort.__version__, str) and cohort.__version__
+
+
+def test_top_level_unknown_name_is_an_attribute_error() -> None:
+    import cohort
+
+    with pytest.raises(AttributeError, match="no_such_name"):
+        cohort.no_such_name  # noqa: B018
+
+
+def test_import_cohort_stays_light() -> None:
+    """A training script's ``import cohort.client`` must not pull in the admin API or httpx
+    through the curated names: they load on first use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cohort; "
+        "print(sorted(m for m in ('httpx', 'cohort.admin', 'cohort.rest', 'cohort.recipes',"
+        " 'cohort.simulate', 'fastapi') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -100,6 +100,11 @@ def test_poisoned_updates_are_refused_recorded_and_the_job_converges(
             (POISONER, rnd) for rnd in range(1, ROUNDS + 1)
         ], record.site_errors
         assert all(why in e["reason"] and e["code"] == "MODEL_VALIDATION_FAILED" for e in rejected)
+        status = rest.client().get_training_status()  # the newest experiment: this job
+        assert status["experiment_id"] == record.job_id
+        assert [(r["client_id"], r["round"]) for r in status["rejected_updates"]] == [
+            (POISONER, rnd) for rnd in range(1, ROUNDS + 1)
+        ]
         assert all(r.num_updates == 2 for r in rest.fed.api.rounds(record.job_id)[1:])
         # Still converges: the two honest sites' data are two thirds of the training rows.
         assert abs(_final_accuracy(rest, record.job_id) - clean_accuracy) <= 0.03

@@ -35,6 +35,7 @@ __all__ = [
     "Health",
     "PolicyConfig",
     "RegisterClient",
+    "RejectedUpdate",
     "RoundEntry",
     "RoundMetrics",
     "ServerStatus",
@@ -242,6 +243,14 @@ class RoundMetrics(BaseModel):
     participating_clients: int
 
 
+class RejectedUpdate(BaseModel):
+    """An update the job's validation refused (docs/policies.md)."""
+
+    client_id: str
+    round: int
+    reason: str
+
+
 class TrainingStatus(BaseModel):
     """GET /training/status."""
 
@@ -255,6 +264,10 @@ class TrainingStatus(BaseModel):
     estimated_completion: str | None
     selected_clients: list[str]
     round_metrics: RoundMetrics | None
+    rejected_updates: list[RejectedUpdate] = Field(
+        default_factory=list,
+        description="Updates refused before aggregation by the job's update validation.",
+    )
 
 
 class GlobalModel(BaseModel):

@@ -35,6 +35,7 @@ class InOrder:
         self.screen = screen
         self.results: dict[str, UpdateRecord] = {}
         self.settled: set[str] = set()
+        self.screened: set[str] = set()  # results seen (each is screened once)
         self.cursor = 0  # next task to release
 
     @property
@@ -49,7 +50,8 @@ class InOrder:
         ``on_result`` and does not count towards ``min_results``."""
         wanted = set(self.task_ids)
         for update in updates:
-            if update.task_id in wanted and update.task_id not in self.settled:
+            if update.task_id in wanted and update.task_id not in self.screened:
+                self.screened.add(update.task_id)
                 self.settled.add(update.task_id)
                 reason = self.screen(update)
                 if reason is None:

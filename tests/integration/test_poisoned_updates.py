@@ -13,6 +13,7 @@ loopback; the federation is stopped whatever happens.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,3 +196,30 @@ def test_hostile_updates_at_the_upload_endpoint(rest: RestFederation, tmp_path: 
     assert rest.fed.api.rounds(job_id)[1].num_updates == 2
     # Only whole, named updates remain: no incoming-* temporary file.
     assert not [p for p in _updates_folder(rest, job_id) if p.startswith("incoming")]
+
+
+def test_resource_requirements_come_from_the_sites_heartbeats(
+    rest: RestFederation, tmp_path: Path
+) -> None:
+    # Every site agent here runs on this machine and reports its CPUs: ask for one more.
+    cpus = os.cpu_count() or 1
+    folder = make_job(tmp_path / "too-big", toy_script(), num_rounds=1, scheduling_timeout=3.0)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["policies"] = {"resource_requirements": {"min_cpus": cpus + 1}}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    record = rest.fed.wait(rest.fed.submit(folder), timeout=60)
+    assert record.status == JobStatus.FAILED and not record.sites
+    for site in rest.fed.sites:
+        assert f"{site} excluded: CPUs below requirement ({cpus} < {cpus + 1})" in (
+            record.status_reason
+        )
+    selection = rest.client().select_clients(policy_check=True)  # that job's policies
+    assert selection["selected_clients"] == [] and selection["excluded_clients"] == rest.fed.sites
+    assert selection["policy_results"]["site-1"]["policies_applied"] == [
+        "trust_threshold", "resource_requirements",
+    ]  # fmt: skip
+    # Met requirements select every site, and the job runs.
+    meta["policies"] = {"resource_requirements": {"min_cpus": cpus, "min_memory_gb": 0.5}}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    record = rest.fed.wait(rest.fed.submit(folder), timeout=120)
+    assert record.status == JobStatus.FINISHED_OK and record.sites == rest.fed.sites

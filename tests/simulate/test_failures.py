@@ -197,3 +197,13 @@ def test_a_poisoned_update_is_refused_before_aggregation(
     # Only site-1 (+1, weight 1) and site-3 (+3, weight 3) were averaged: +2.5 a round.
     model = dict(iter_file_tensors(result.global_model))
     assert np.allclose(model["w"], 5.0)
+
+
+def test_too_few_valid_updates_fail_the_round_with_the_reason(tmp_path: Path) -> None:
+    folder = make_job(
+        tmp_path / "job", POISONING_SCRIPT.replace("POISON", "float('nan')"), min_clients=3
+    )
+    result = simulate(folder, 3, threads=3, workspace=tmp_path / "ws", progress=False)
+    assert result.status == JobStatus.FINISHED_EXCEPTION
+    assert "round 1 (train): 2 site(s) returned a result, 3 needed" in result.reason
+    assert "site-2: update rejected: non-finite values (NaN or inf) in ['w']" in result.reason

@@ -3,15 +3,20 @@ timeouts), and client selection by trust threshold and resource requirements."""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from cohort.schemas.fleet import SiteCapacity
 from cohort.schemas.policy import JobPolicies, ResourceRequirements
+from cohort.schemas.rest import CreateExperiment
 from cohort.server.config import ServerConfig
 from cohort.server.selection import GIB, capacity_shortfalls, select_sites
 from cohort.server.services.clients import ClientService
+from cohort.server.services.experiments import ExperimentService
 from cohort.server.services.work import WorkService
 from cohort.server.state import ServerState
 from cohort.states import TaskStatus
@@ -102,3 +107,30 @@ def test_no_requirement_excludes_nobody() -> None:
     assert capacity_shortfalls(ResourceRequirements(), None) == []
     need = ResourceRequirements(min_memory_gb=1)
     assert capacity_shortfalls(need, SiteCapacity(cpu_count=1, memory_total=GIB)) == []
+
+
+def test_a_rest_experiments_policy_config_becomes_its_jobs_policies(state: ServerState) -> None:
+    req = CreateExperiment.model_validate(
+        {
+            "name": "guarded",
+            "policy_config": {
+                "min_clients": 2,
+                "trust_threshold": 0.7,
+                "update_validation": {"max_norm": 5.0},
+                "resource_requirements": {"min_memory_gb": 2},
+            },
+        }
+    )
+    archive = ExperimentService(state, jobs=None).build_job(req)  # type: ignore[arg-type]
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        name = next(n for n in zf.namelist() if n.endswith("meta.json"))
+        meta = json.loads(zf.read(name))
+    assert JobPolicies.model_validate(meta["policies"]) == JobPolicies(
+        trust_threshold=0.7,
+        update_validation={"max_norm": 5.0},  # type: ignore[arg-type]
+        resource_requirements=ResourceRequirements(min_memory_gb=2),
+    )
+    with pytest.raises(ValueError, match="max_norm"):
+        CreateExperiment.model_validate(
+            {"name": "x", "policy_config": {"update_validation": {"max_norm": 0}}}
+        )

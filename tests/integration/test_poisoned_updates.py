@@ -163,13 +163,9 @@ def _updates_folder(rest: RestFederation, job_id: str) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
 
-def _half_written_or_site_1(rest: RestFederation, job_id: str) -> list[str]:
-    """Temporary upload files, and any round-1 update of site-1 (whose uploads were refused)."""
-    return [
-        p
-        for p in _updates_folder(rest, job_id)
-        if p.startswith("incoming") or p.startswith("1-train-site-1-")
-    ]
+def _site_1_round_1(rest: RestFederation, job_id: str) -> list[str]:
+    """Stored round-1 updates of site-1 (whose uploads below are refused)."""
+    return [p for p in _updates_folder(rest, job_id) if p.startswith("1-train-site-1-")]
 
 
 def test_hostile_updates_at_the_upload_endpoint(rest: RestFederation, tmp_path: Path) -> None:
@@ -181,7 +177,7 @@ def test_hostile_updates_at_the_upload_endpoint(rest: RestFederation, tmp_path: 
     for name, (body, code) in _hostile().items():
         reply = rest.raw("POST", "/model/update/site-1", key=key, files={"model_file": ("u", body)})
         assert reply.status_code in (400, 422) and error_code(reply) == code, (name, reply.text)
-        assert not _half_written_or_site_1(rest, job_id), name
+        assert not _site_1_round_1(rest, job_id), name
     assert rest.raw("GET", "/health", key=None).status_code == 200  # still up
 
     # Well-formed but poisoned: taken for the round, then refused before aggregation.
@@ -194,8 +190,10 @@ def test_hostile_updates_at_the_upload_endpoint(rest: RestFederation, tmp_path: 
     assert [(e["site"], e["round"]) for e in rejected] == [("site-1", 1)]
     assert "non-finite" in rejected[0]["reason"]
     assert rest.fed.api.rounds(job_id)[1].num_updates == 2
-    # Only whole, named updates remain: no incoming-* temporary file.
+    # Only whole, named updates remain: no temporary file of a refused upload (checked once
+    # the job is over: while it runs, the other sites' uploads pass through such files).
     assert not [p for p in _updates_folder(rest, job_id) if p.startswith("incoming")]
+    assert len(_site_1_round_1(rest, job_id)) == 1  # the NaN upload, kept but not aggregated
 
 
 def test_resource_requirements_come_from_the_sites_heartbeats(

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cohort_version", "resources", "versions"]
+__all__ = ["capacity", "cohort_version", "gpu_count", "resources", "versions"]
 
 _STARTED = time.time()
 
@@ -65,4 +65,26 @@ def resources(workspace: Path) -> dict[str, Any]:
         "pid": os.getpid(),
         "uptime": round(time.time() - _STARTED, 3),
         "executable": sys.executable,
+    }
+
+
+def gpu_count() -> int:
+    """NVIDIA GPUs the driver exposes (Linux ``/proc/driver/nvidia/gpus``); 0 elsewhere.
+
+    Read from the driver's directory rather than by running nvidia-smi: no subprocess on the
+    heartbeat path, and no GPU library to import."""
+    root = Path("/proc/driver/nvidia/gpus")
+    try:
+        return sum(1 for entry in root.iterdir() if entry.is_dir())
+    except OSError:
+        return 0
+
+
+def capacity() -> dict[str, int]:
+    """What a site reports at its heartbeat for resource policies: CPUs, total memory in
+    bytes, GPUs. These do not change while the agent runs, so it asks once."""
+    return {
+        "cpu_count": os.cpu_count() or 0,
+        "memory_total": _memory()["memory_total"],
+        "gpu_count": gpu_count(),
     }

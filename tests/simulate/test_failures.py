@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cohort.schemas.records import JobRecord
 from cohort.simulate import simulate
 from cohort.states import JobStatus
+from cohort.wire.tensors import iter_file_tensors
 from tests.integration.federation import make_job, toy_script
 
 BACKENDS = ["threads", "processes"]
@@ -146,3 +148,62 @@ def test_a_script_that_does_not_compile_fails_every_site(tmp_path: Path, backend
     assert "no site supplied an initial model" in result.reason  # type: ignore[attr-defined]
     # Which site reports first depends on thread scheduling; the others say theirs failed too.
     assert "script exited with code 1: SyntaxError: invalid syntax" in result.reason  # type: ignore[attr-defined]
+
+
+#: Sites add their index to the model; site-2 sends the model with every value set to POISON.
+POISONING_SCRIPT = """
+import numpy as np
+import cohort.client as flare
+
+flare.init()
+site = flare.get_site_name()
+index = int(site.split("-")[-1])
+while flare.is_running():
+    model = flare.receive()
+    if model is None:
+        break
+    if flare.is_submit_model():
+        flare.send(flare.FLModel(params={"w": np.zeros(4, np.float32)}, meta={"num_samples": 1}))
+        continue
+    if flare.is_evaluate():
+        flare.send(flare.FLModel(metrics={"score": 1.0}, meta={"num_samples": 1}))
+        continue
+    w = model.params["w"] + index
+    if site == "site-2":
+        w = w * 0 + POISON
+    flare.send(flare.FLModel(params={"w": w.astype(np.float32)}, meta={"num_samples": index}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("poison", "why"),
+    [("float('nan')", "non-finite values"), ("1000.0", "exceeds max_norm 10")],
+    ids=["nan", "scaled"],
+)
+def test_a_poisoned_update_is_refused_before_aggregation(
+    tmp_path: Path, poison: str, why: str
+) -> None:
+    # The simulator's workflows meet the same validation as a server's (WorkflowContext.screen).
+    folder = make_job(tmp_path / "job", POISONING_SCRIPT.replace("POISON", poison), num_rounds=2)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["policies"] = {"update_validation": {"max_norm": 10.0}}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    result = simulate(folder, 3, threads=3, workspace=tmp_path / "ws", progress=False)
+    assert result.status == JobStatus.FINISHED_OK, result.reason
+    rejected = [e for e in result.site_errors if e["kind"] == "rejected"]
+    assert [(e["site"], e["round"]) for e in rejected] == [("site-2", 1), ("site-2", 2)]
+    assert all(why in e["reason"] for e in rejected)
+    assert [r["num_updates"] for r in result.rounds if r["round"] > 0] == [2, 2]
+    # Only site-1 (+1, weight 1) and site-3 (+3, weight 3) were averaged: +2.5 a round.
+    model = dict(iter_file_tensors(result.global_model))
+    assert np.allclose(model["w"], 5.0)
+
+
+def test_too_few_valid_updates_fail_the_round_with_the_reason(tmp_path: Path) -> None:
+    folder = make_job(
+        tmp_path / "job", POISONING_SCRIPT.replace("POISON", "float('nan')"), min_clients=3
+    )
+    result = simulate(folder, 3, threads=3, workspace=tmp_path / "ws", progress=False)
+    assert result.status == JobStatus.FINISHED_EXCEPTION
+    assert "round 1 (train): 2 site(s) returned a result, 3 needed" in result.reason
+    assert "site-2: update rejected: non-finite values (NaN or inf) in ['w']" in result.reason

@@ -90,4 +90,6 @@ def print_job_summary(record: JobRecord, console: Console) -> None:
     if record.sites:
         console.print(f"  sites        {', '.join(record.sites)}")
     for err in record.site_errors:
-        console.print(f"  [red]site error[/red]   {err.get('site')}: {err.get('error')}")
+        # A refused update (policies.update_validation) is not a failure of the site's script.
+        label = "refused   " if err.get("kind") == "rejected" else "site error"
+        console.print(f"  [red]{label}[/red]   {err.get('site')}: {err.get('error')}")

@@ -12,6 +12,7 @@ from cohort.errors import ErrorCode, InvalidRequest
 from cohort.jobfolder import CLIENT_CONFIG, SERVER_CONFIG
 from cohort.recipes.base import JobComponents, Recipe
 from cohort.schemas.job import ALL_SITES, ClientAppConfig, JobMeta, ServerAppConfig
+from cohort.schemas.policy import JobPolicies
 from cohort.workflows.fedavg import FedAvgArgs
 
 __all__ = ["FedAvgRecipe"]
@@ -41,6 +42,9 @@ class FedAvgRecipe(Recipe):
             ``log_streaming: false``); None leaves it to the components in ``recipe.job``
             and the server's default (on in a POC).
         scheduling_timeout: seconds the job may wait for ``min_clients`` sites.
+        policies: the job's policies (``meta.json`` ``policies``, docs/policies.md): update
+            validation before aggregation, trust threshold, resource requirements; a
+            :class:`JobPolicies` or its dict.
         workflow_args: more arguments of the workflow (see docs/algorithms.md), e.g.
             ``aggregator="median"`` or ``sample_fraction=0.5``.
     """
@@ -63,6 +67,7 @@ class FedAvgRecipe(Recipe):
         env: dict[str, str] | None = None,
         log_streaming: bool | None = None,
         scheduling_timeout: float = 300.0,
+        policies: JobPolicies | dict[str, Any] | None = None,
         **workflow_args: Any,
     ) -> None:
         self.name = name
@@ -82,6 +87,7 @@ class FedAvgRecipe(Recipe):
             min_clients=min_clients,
             scheduling_timeout=scheduling_timeout,
             log_streaming=log_streaming,
+            policies=JobPolicies.model_validate(policies or {}),
         )
         self.client = ClientAppConfig(
             script=f"custom/{self.train_script.name}", args=list(train_args), env=dict(env or {})
@@ -106,7 +112,10 @@ class FedAvgRecipe(Recipe):
                 raise InvalidRequest(f"{source} does not exist", code=ErrorCode.INVALID_ARGS)
         custom = target / APP / "custom"
         custom.mkdir(parents=True, exist_ok=True)
-        _write_json(target / "meta.json", self.meta.model_dump(mode="json", exclude_none=True))
+        meta = self.meta.model_dump(mode="json", exclude_none=True)
+        if self.meta.policies == JobPolicies():  # a job without policies reads as before
+            del meta["policies"]
+        _write_json(target / "meta.json", meta)
         server = self.server.model_copy(update={"components": list(self.job.server)})
         client = self.client.model_copy(update={"components": list(self.job.clients)})
         _write_json(target / APP / SERVER_CONFIG, _config_json(server))

@@ -16,6 +16,7 @@ __all__ = [
     "HeartbeatReply",
     "HeartbeatRequest",
     "LogSetting",
+    "SiteCapacity",
     "SiteCommand",
     "SiteFailureReport",
     "TaskHeader",
@@ -37,12 +38,25 @@ LOG_STREAM_OFF = "off"
 SUBMITTER_HEADER = "X-Cohort-Job-Submitter"
 
 
+class SiteCapacity(BaseModel):
+    """What a site's host offers (``cohort.hostinfo.capacity``), as its heartbeat reports it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpu_count: int = Field(ge=0, le=1_000_000)
+    memory_total: int = Field(ge=0, description="Bytes.")
+    gpu_count: int = Field(default=0, ge=0, le=100_000)
+
+
 class HeartbeatRequest(BaseModel):
     """Sent by a site agent every heartbeat interval."""
 
     model_config = ConfigDict(extra="forbid")
 
     running_jobs: list[str] = Field(default_factory=list, max_length=10_000)
+    capacity: SiteCapacity | None = Field(
+        default=None, description="The site's host, for resource policies (None: not told)."
+    )
 
 
 class LogSetting(BaseModel):

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cohort.schemas.policy import JobPolicies
+
 __all__ = [
     "ALL_SITES",
     "LOG_FILE_NAMES",
@@ -59,6 +61,11 @@ class JobMeta(BaseModel):
         "components and the server's default say; true streams log.txt (unless a "
         "JobLogStreamer chooses log.json) on any server; null (the default) lets the "
         "components and the server's default decide.",
+    )
+    policies: JobPolicies = Field(
+        default_factory=JobPolicies,
+        description="Update validation before aggregation, trust threshold and resource "
+        "requirements of client selection (docs/policies.md).",
     )
 
     @field_validator("deploy_map")

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cohort.schemas.job import MAX_SITES
+from cohort.schemas.policy import JobPolicies, ResourceRequirements, UpdateValidation
 
 __all__ = [
     "ID_PATTERN",
@@ -34,6 +35,7 @@ __all__ = [
     "Health",
     "PolicyConfig",
     "RegisterClient",
+    "RejectedUpdate",
     "RoundEntry",
     "RoundMetrics",
     "ServerStatus",
@@ -241,6 +243,14 @@ class RoundMetrics(BaseModel):
     participating_clients: int
 
 
+class RejectedUpdate(BaseModel):
+    """An update the job's validation refused (docs/policies.md)."""
+
+    client_id: str
+    round: int
+    reason: str
+
+
 class TrainingStatus(BaseModel):
     """GET /training/status."""
 
@@ -254,6 +264,10 @@ class TrainingStatus(BaseModel):
     estimated_completion: str | None
     selected_clients: list[str]
     round_metrics: RoundMetrics | None
+    rejected_updates: list[RejectedUpdate] = Field(
+        default_factory=list,
+        description="Updates refused before aggregation by the job's update validation.",
+    )
 
 
 class GlobalModel(BaseModel):
@@ -281,7 +295,10 @@ class UpdateReceived(BaseModel):
     status: Literal["received", "duplicate"]
     model_size_mb: float
     received_at: str
-    validation_status: str
+    validation_status: str = Field(
+        description='"pending": the values are validated before aggregation '
+        "(policies.update_validation); a refusal shows in the experiment's site errors."
+    )
 
 
 class ValidationReport(BaseModel):
@@ -338,6 +355,22 @@ class PolicyConfig(_Open):
     min_clients: int | None = Field(default=None, ge=1, le=MAX_SITES)
     max_client_failures: int | None = Field(default=None, ge=0)
     trust_threshold: float = Field(default=0.0, ge=0, le=1)
+    update_validation: UpdateValidation = Field(
+        default_factory=UpdateValidation,
+        description="Checks each update passes before aggregation (docs/policies.md).",
+    )
+    resource_requirements: ResourceRequirements = Field(
+        default_factory=ResourceRequirements,
+        description="What a client's host must report to be selected (docs/policies.md).",
+    )
+
+    def job_policies(self) -> JobPolicies:
+        """The job's ``policies`` this config asks for."""
+        return JobPolicies(
+            trust_threshold=self.trust_threshold,
+            update_validation=self.update_validation,
+            resource_requirements=self.resource_requirements,
+        )
 
 
 class CreateExperiment(_Request):

@@ -59,6 +59,7 @@ class HttpWorkflowContext(WorkflowContext):
         job = self.call("GET", "")
         self.sites = list(job["sites"])
         self.min_clients = meta.min_clients
+        self.update_validation = meta.policies.update_validation
 
     def bookkeeping(self) -> dict[str, Any] | None:
         """Take the deferred progress and metrics, to send along with the next call."""
@@ -118,7 +119,11 @@ class HttpWorkflowContext(WorkflowContext):
         )
         outcome = RoundOutcome(failures=dict(batch["skipped"]))
         task_ids = [t["task_id"] for t in batch["tasks"]]
-        order = InOrder(task_ids, on_result, outcome)
+
+        def screen(update: UpdateRecord) -> str | None:
+            return self.screen(update, task=name, model_key=model_key)
+
+        order = InOrder(task_ids, on_result, outcome, screen)
         version = -1
         min_reached_at: float | None = None
         deadline = (
@@ -161,6 +166,15 @@ class HttpWorkflowContext(WorkflowContext):
     def read_update(self, update: UpdateRecord) -> Iterator[tuple[str, np.ndarray]]:
         """Stream an update's tensors from the artifact store."""
         return iter_file_tensors(self.artifacts.path(update.path))
+
+    def artifact_path(self, key: str) -> Path:
+        """The artifact store's file for ``key``."""
+        return self.artifacts.path(key)
+
+    def record_rejection(self, update: UpdateRecord, reason: str) -> None:
+        """Record the refusal in the job's site errors (and so the site's trust score)."""
+        self.call("POST", "/rejections", json={"task_id": update.task_id, "reason": reason})
+        self.log(f"round {update.round}: update of {update.site} rejected: {reason}")
 
     def load_app_model(self, relative_path: str) -> dict[str, np.ndarray]:
         """Load a model file from the server app folder (never outside it)."""

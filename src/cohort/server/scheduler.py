@@ -7,8 +7,10 @@ import logging
 
 from cohort.errors import NotFound
 from cohort.schemas.admin import DEFAULT_STUDY
+from cohort.schemas.policy import JobPolicies
 from cohort.schemas.records import JobRecord, SiteRecord
 from cohort.server.notify import JOBS_KEY, job_key, tasks_key
+from cohort.server.selection import select_sites
 from cohort.server.services.fleet import record_site_error
 from cohort.server.services.jobs import settle_ended_job
 from cohort.server.state import ServerState
@@ -55,11 +57,21 @@ class Scheduler:
             named = job.meta.get("deploy_map", {})
             wanted = _named_sites(named)
             eligible = sorted(connected if not wanted else connected & wanted)
+            excluded = ""
+            policies = _policies(job)
+            if policies is not None:
+                verdict = select_sites(self.state, eligible, policies)
+                eligible = verdict.selected
+                excluded = "".join(f"; {s} excluded: {why}" for s, why in verdict.reasons.items())
             min_clients = int(job.meta.get("min_clients", 1))
             if len(eligible) >= min_clients:
                 await self._dispatch(job, eligible)
                 continue
-            reason = f"waiting for {min_clients} sites{where}, {len(eligible)} connected"
+            reason = (
+                f"waiting for {min_clients} sites{where}, {len(eligible)} connected"
+                + (" and selected by the job's policies" if policies else "")
+                + excluded
+            )
             timeout = float(job.meta.get("scheduling_timeout", 300.0))
             if now - job.submit_time > timeout:
                 ended = store.set_job_status(
@@ -134,6 +146,17 @@ class Scheduler:
                         changed = True
             if changed:
                 self.state.notifier.notify(tasks_key(job.job_id))
+
+
+def _policies(job: JobRecord) -> JobPolicies | None:
+    """The job's selection policies, or None when it sets none (most jobs: no store reads)."""
+    raw = job.meta.get("policies")
+    if not raw:
+        return None
+    policies = JobPolicies.model_validate(raw)  # checked at submit (JobMeta)
+    if policies.trust_threshold == 0 and not policies.resource_requirements.any():
+        return None
+    return policies
 
 
 def _study_sites(state: ServerState, study: str, online: list[SiteRecord]) -> set[str] | None:

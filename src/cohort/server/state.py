@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cohort.schemas.fleet import CommandResult, LogSetting, SiteCommand
+from cohort.schemas.fleet import CommandResult, LogSetting, SiteCapacity, SiteCommand
 from cohort.schemas.records import SiteRecord
 from cohort.server.config import ServerConfig
 from cohort.server.notify import EventHub, Notifier
@@ -42,6 +42,9 @@ class ServerState:
     log_configs: dict[str, dict[str, LogSetting]] = field(default_factory=dict)
     #: site -> admin commands waiting for its next heartbeat (session API ls, version, ...).
     site_commands: dict[str, list[SiteCommand]] = field(default_factory=dict)
+    #: site -> the capacity its newest heartbeat reported (resource policies of selection).
+    #: In memory: every heartbeat reports it again, so a restart loses only a second of it.
+    site_capacity: dict[str, SiteCapacity] = field(default_factory=dict)
     #: command id -> a site's answer, until the admin request waiting for it takes it.
     command_results: dict[str, CommandResult] = field(default_factory=dict)
     #: command id -> the site it was relayed to (only that site may answer it).

@@ -20,12 +20,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from cohort.errors import ErrorCode, InvalidRequest, NotFound
+from cohort.schemas.policy import UpdateValidation
 from cohort.schemas.records import RoundRecord, UpdateRecord
 from cohort.simulate.board import Board, SimTask
 from cohort.states import TaskStatus
 from cohort.wire.payload import PayloadHeader, encode_payload
 from cohort.wire.tensors import iter_file_tensors
 from cohort.workflows.base import RoundOutcome, WorkflowContext, check_file_name
+from cohort.workflows.validation import rejection_record
 
 __all__ = ["ProgressSink", "SimWorkflowContext"]
 
@@ -56,10 +58,12 @@ class SimWorkflowContext(WorkflowContext):
         min_clients: int,
         server_app_dir: Path,
         sink: ProgressSink,
+        update_validation: UpdateValidation | None = None,
     ) -> None:
         self.job_id = board.job_id
         self.sites = list(sites)
         self.min_clients = min_clients
+        self.update_validation = update_validation or UpdateValidation()
         self.board = board
         self.root = board.root
         self.server_app_dir = server_app_dir.resolve()
@@ -96,6 +100,11 @@ class SimWorkflowContext(WorkflowContext):
         while True:
             ready, finished = waiter.next_results()
             for update in ready:  # outside the board's lock: folding reads from disk
+                reason = self.screen(update, task=name, model_key=model_key)
+                if reason is not None:
+                    outcome.rejected.append(update)
+                    outcome.failures[update.site] = f"update rejected: {reason}"
+                    continue
                 on_result(update)
                 outcome.updates.append(update)
             if ready:
@@ -116,6 +125,17 @@ class SimWorkflowContext(WorkflowContext):
     def read_update(self, update: UpdateRecord) -> Iterator[tuple[str, np.ndarray]]:
         """Stream an update's tensors from the workspace."""
         return iter_file_tensors(self._path(update.path))
+
+    def artifact_path(self, key: str) -> Path:
+        """The workspace file for ``key`` (never outside the workspace)."""
+        return self._path(key)
+
+    def record_rejection(self, update: UpdateRecord, reason: str) -> None:
+        """Add the refusal to the simulation's site errors, as the server adds it to the job's."""
+        record = rejection_record(update.site, update.round, update.task_id, reason, time.time())
+        with self.board.cond:
+            self.board.site_errors.append(record)
+        self.log(f"round {update.round}: update of {update.site} rejected: {reason}")
 
     def load_app_model(self, relative_path: str) -> dict[str, np.ndarray]:
         """Load a model file from the server app folder (never outside it)."""

@@ -102,7 +102,14 @@ def simulate(
     with _one_at_a_time:
         board = Board(job_id, plan.workspace)
         sink = RoundProgress(sys.stderr) if progress else NoProgress()
-        ctx = SimWorkflowContext(board, plan.sites, plan.min_clients, plan.server_app_dir, sink)
+        ctx = SimWorkflowContext(
+            board,
+            plan.sites,
+            plan.min_clients,
+            plan.server_app_dir,
+            sink,
+            plan.folder.meta.policies.update_validation,
+        )
         extra_rss = 0.0
         if len(plan.sites) < plan.min_clients:
             status = JobStatus.FAILED

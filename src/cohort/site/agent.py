@@ -14,11 +14,18 @@ from pathlib import Path
 import httpx
 
 from cohort.errors import CohortError, NotAuthorized
+from cohort.hostinfo import capacity
 from cohort.httpclient import check_response, kit_client
 from cohort.logconfig import add_workspace_log
 from cohort.proc import kill_group
 from cohort.provision.kit import Kit, load_kit
-from cohort.schemas.fleet import HeartbeatReply, HeartbeatRequest, LogSetting, SiteCommand
+from cohort.schemas.fleet import (
+    HeartbeatReply,
+    HeartbeatRequest,
+    LogSetting,
+    SiteCapacity,
+    SiteCommand,
+)
 from cohort.site.commands import execute
 from cohort.site.runner import JobRunner
 
@@ -41,6 +48,7 @@ class SiteAgent:
         self.runners: dict[str, JobRunner] = {}
         self.log_settings: dict[str, int] = {}  # job id -> version of the setting written
         self.http = kit_client(self.kit, timeout=30.0)
+        self.capacity = SiteCapacity.model_validate(capacity())  # for resource policies
 
     def _kill_leftovers(self) -> None:
         # A previous agent killed hard may have left job processes (where the parent-death
@@ -96,7 +104,7 @@ class SiteAgent:
     def heartbeat(self) -> HeartbeatReply:
         """Tell the server we are alive and which jobs run here."""
         self.runners = {j: r for j, r in self.runners.items() if not r.finished}
-        body = HeartbeatRequest(running_jobs=sorted(self.runners))
+        body = HeartbeatRequest(running_jobs=sorted(self.runners), capacity=self.capacity)
         response = check_response(self.http.post("/fleet/v1/heartbeat", json=body.model_dump()))
         return HeartbeatReply.model_validate(response.json())
 

@@ -6,12 +6,15 @@ import abc
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cohort.errors import ErrorCode, InvalidRequest
+from cohort.schemas.policy import UpdateValidation
 from cohort.schemas.records import UpdateRecord
+from cohort.workflows.validation import check_update
 
 __all__ = ["RoundOutcome", "Workflow", "WorkflowContext", "WorkflowFailed", "check_file_name"]
 
@@ -37,6 +40,7 @@ class RoundOutcome:
     updates: list[UpdateRecord] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)  # site -> why it has no result
     aborted: bool = False
+    rejected: list[UpdateRecord] = field(default_factory=list)  # refused by validation
 
 
 class WorkflowContext(abc.ABC):
@@ -45,6 +49,31 @@ class WorkflowContext(abc.ABC):
     job_id: str
     sites: list[str]
     min_clients: int
+    #: The job's ``policies.update_validation``; each context sets it from the job's meta.
+    update_validation: UpdateValidation = UpdateValidation()
+
+    def screen(self, update: UpdateRecord, *, task: str, model_key: str) -> str | None:
+        """Validate a training result against the model its task carried, before any
+        workflow sees it: the one place every workflow's updates pass (each context's
+        ``run_tasks`` calls it). Returns why the update is refused (after recording it with
+        :meth:`record_rejection`), or None when it may be aggregated. Results of other tasks
+        (validation metrics, an initial model) have no global model to match."""
+        rule = self.update_validation
+        if task != "train" or not model_key or not rule.enabled:
+            return None
+        verdict = check_update(self.artifact_path(update.path), self.artifact_path(model_key), rule)
+        if verdict.ok:
+            return None
+        self.record_rejection(update, verdict.reason)
+        return verdict.reason
+
+    @abc.abstractmethod
+    def artifact_path(self, key: str) -> Path:
+        """Local path of a stored model or update (never outside the job's storage)."""
+
+    @abc.abstractmethod
+    def record_rejection(self, update: UpdateRecord, reason: str) -> None:
+        """Keep a refused update's site, round and reason where the job's status shows it."""
 
     @abc.abstractmethod
     def run_tasks(

@@ -27,26 +27,38 @@ class InOrder:
         task_ids: list[str],
         on_result: Callable[[UpdateRecord], None],
         outcome: RoundOutcome,
+        screen: Callable[[UpdateRecord], str | None] = lambda update: None,
     ) -> None:
         self.task_ids = list(task_ids)
         self.on_result = on_result
         self.outcome = outcome
+        self.screen = screen
         self.results: dict[str, UpdateRecord] = {}
         self.settled: set[str] = set()
+        self.screened: set[str] = set()  # results seen (each is screened once)
         self.cursor = 0  # next task to release
 
     @property
     def received(self) -> int:
-        """Results received so far, released or not (what ``min_results`` counts)."""
+        """Valid results received so far, released or not (what ``min_results`` counts)."""
         return len(self.results)
 
     def add(self, updates: Iterable[UpdateRecord], settled_ids: Iterable[str]) -> None:
-        """Record new results and tasks that ended without one; release what is in order."""
+        """Record new results and tasks that ended without one; release what is in order.
+
+        A result ``screen`` refuses settles its task without a result: it never reaches
+        ``on_result`` and does not count towards ``min_results``."""
         wanted = set(self.task_ids)
         for update in updates:
-            if update.task_id in wanted and update.task_id not in self.results:
-                self.results[update.task_id] = update
+            if update.task_id in wanted and update.task_id not in self.screened:
+                self.screened.add(update.task_id)
                 self.settled.add(update.task_id)
+                reason = self.screen(update)
+                if reason is None:
+                    self.results[update.task_id] = update
+                else:
+                    self.outcome.rejected.append(update)
+                    self.outcome.failures[update.site] = f"update rejected: {reason}"
         self.settled.update(t for t in settled_ids if t in wanted)
         self._release(everything=False)
 

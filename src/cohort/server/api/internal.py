@@ -77,6 +77,13 @@ class NewRound(BaseModel):
     num_samples: int = Field(ge=0)
 
 
+class Rejection(BaseModel):
+    """A task's update that validation refused."""
+
+    task_id: str = Field(max_length=200)
+    reason: str = Field(max_length=4000)
+
+
 class Finish(BaseModel):
     """How the workflow ended."""
 
@@ -137,6 +144,12 @@ async def add_round(job_id: str, req: NewRound, _: Server, svc: Svc) -> RoundRec
     _apply(svc, job_id, req.bookkeeping)  # after: metrics may be for this very round
     publish_round_completed(svc.state, record)  # after: it carries the metrics just applied
     return record
+
+
+@router.post("/rejections", response_model=JobRecord)
+async def reject_update(job_id: str, req: Rejection, _: Server, svc: Svc) -> JobRecord:
+    """Record an update the workflow refused before aggregation."""
+    return svc.work.reject_update(job_id, req.task_id, req.reason)
 
 
 @router.post("/finish", response_model=JobRecord)

@@ -15,6 +15,7 @@ from cohort.schemas.rest import (
     ClientList,
     ClientSummary,
     Health,
+    RejectedUpdate,
     RoundMetrics,
     ServerStatus,
     TrainingStatus,
@@ -23,6 +24,7 @@ from cohort.server.api.deps import Services
 from cohort.server.services.clients import ClientHistory
 from cohort.server.services.events import iso, progress_of
 from cohort.server.services.experiments import experiment_status
+from cohort.workflows.validation import REJECTED
 
 __all__ = ["client_detail", "client_list", "health", "server_status", "training_status", "version"]
 
@@ -129,6 +131,11 @@ def training_status(svc: Services) -> TrainingStatus:
         start_time=iso(job.start_time) if job.start_time else None,
         estimated_completion=estimate,
         selected_clients=list(job.sites),
+        rejected_updates=[
+            RejectedUpdate(client_id=e["site"], round=e["round"], reason=e["reason"])
+            for e in job.site_errors
+            if e.get("kind") == REJECTED
+        ],
         round_metrics=None
         if latest is None
         else RoundMetrics(

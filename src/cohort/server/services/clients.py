@@ -4,8 +4,10 @@ A client id is a site name. ``POST /clients/register`` stores a registration (it
 capabilities and location) as ``rest/clients/<id>.json``; a site that connects with a
 certificate of that name is the same client. Scores come from the store's history:
 
-* ``trust_score``: of the client's tasks that ended, the share that ended DONE (1.0 with no
-  history yet). Failures, timeouts and losses lower it.
+* ``trust_score``: of the client's tasks that ended, the share that ended DONE with a result
+  that was used (1.0 with no history yet). Failures, timeouts, losses and updates refused by
+  validation before aggregation (``policies.update_validation``) lower it. It is computed
+  from the store (tasks, and the jobs' ``rejected`` site errors), so it survives restarts.
 * ``contribution_score``: over the jobs it took part in, its mean share of the samples that
   went into each round's aggregate.
 """
@@ -22,6 +24,7 @@ from cohort.server.services.events import iso
 from cohort.server.state import ServerState
 from cohort.states import TaskStatus
 from cohort.store import JobFilter
+from cohort.workflows.validation import REJECTED
 
 __all__ = ["ClientHistory", "ClientService", "client_not_registered"]
 
@@ -46,8 +49,9 @@ def client_not_registered(client_id: str) -> NotFound:
 class ClientHistory:
     """What the store says about one client over the newest jobs."""
 
-    done: int = 0
-    bad: int = 0
+    done: int = 0  # tasks that ended DONE, rejected ones included
+    bad: int = 0  # tasks that FAILED or timed out
+    rejected: int = 0  # DONE tasks whose update validation refused
     shares: list[float] = field(default_factory=list)
     last_update: float | None = None
     last_metrics: dict[str, float] = field(default_factory=dict)
@@ -56,9 +60,9 @@ class ClientHistory:
 
     @property
     def trust_score(self) -> float:
-        """Share of ended tasks that succeeded (1.0 without history)."""
+        """Share of ended tasks whose result was accepted (1.0 without history)."""
         ended = self.done + self.bad
-        return 1.0 if ended == 0 else round(self.done / ended, 4)
+        return 1.0 if ended == 0 else round((self.done - self.rejected) / ended, 4)
 
     @property
     def contribution_score(self) -> float:
@@ -128,17 +132,23 @@ class ClientService:
         store = self.state.store
         for job in store.list_jobs(JobFilter(reverse=True, limit=HISTORY_JOBS)):
             train: set[str] = set()
+            refused = {e.get("task_id") for e in job.site_errors if e.get("kind") == REJECTED}
             for task in store.list_tasks(job.job_id):
                 h = found.setdefault(task.site, ClientHistory())
                 if task.status == TaskStatus.DONE:
                     h.done += 1
+                    h.rejected += task.task_id in refused
                 elif task.status in _ENDED_BAD:
                     h.bad += 1
                 if task.name == "train":
                     train.add(task.task_id)
             totals: dict[int, int] = {}
             # Only training updates: they are what aggregation weighs and what sites trained.
-            updates = [u for u in store.list_updates(job.job_id) if u.task_id in train]
+            updates = [
+                u
+                for u in store.list_updates(job.job_id)
+                if u.task_id in train and u.task_id not in refused
+            ]
             for u in updates:
                 totals[u.round] = totals.get(u.round, 0) + u.num_samples
             for u in updates:

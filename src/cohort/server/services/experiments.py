@@ -101,7 +101,10 @@ class ExperimentService:
             status="created",
             created_at=iso(now),
             estimated_duration=None,
-            resource_requirements={"min_clients": self._min_clients(req)},
+            resource_requirements={
+                "min_clients": self._min_clients(req),
+                **req.policy_config.resource_requirements.model_dump(exclude_none=True),
+            },
         )
 
     @staticmethod
@@ -153,6 +156,7 @@ class ExperimentService:
             ],
             task_timeout=TASK_TIMEOUT,
             wait_after_min=5.0,
+            policies=req.policy_config.job_policies(),
         )
         with tempfile.TemporaryDirectory() as tmp:
             folder = recipe.export(Path(tmp) / "job")

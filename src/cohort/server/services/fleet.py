@@ -23,6 +23,7 @@ from cohort.store import JobFilter
 from cohort.tls import Identity
 from cohort.wire.payload import read_payload_file
 from cohort.wire.tensors import read_file_header
+from cohort.workflows.validation import describe_mismatch, tensor_shapes
 
 __all__ = ["FleetService", "failed_sites"]
 
@@ -60,6 +61,8 @@ class FleetService:
                 hint="An admin can enable it again (Session.enable_client).",
                 details={"site": site.name},
             )
+        if req.capacity is not None:
+            self.state.site_capacity[site.name] = req.capacity
         if before is None or not self.state.is_connected(before, now):
             self.state.notifier.notify(JOBS_KEY)  # the scheduler may now have enough sites
         start: list[str] = []
@@ -187,16 +190,11 @@ class FleetService:
     def _check_shapes(self, task: TaskRecord, upload: Any) -> None:
         # Compare headers only (names, dtypes, shapes): a mismatched update is refused at the
         # edge instead of failing the aggregation later.
-        expected = _shapes(read_file_header(self.state.artifacts.path(task.model_path)))
-        got = _shapes(read_file_header(upload))
+        expected = tensor_shapes(read_file_header(self.state.artifacts.path(task.model_path)))
+        got = tensor_shapes(read_file_header(upload))
         if got != expected:
-            missing = sorted(set(expected) - set(got))
-            extra = sorted(set(got) - set(expected))
-            wrong = sorted(k for k in set(got) & set(expected) if got[k] != expected[k])
             raise InvalidRequest(
-                "update does not match the global model: "
-                f"missing {missing}, unexpected {extra}, wrong shape {wrong}",
-                code=ErrorCode.MODEL_VALIDATION_FAILED,
+                describe_mismatch(expected, got), code=ErrorCode.MODEL_VALIDATION_FAILED
             )
 
     def site_exit(self, site: Identity, job_id: str, report: SiteFailureReport) -> None:
@@ -233,10 +231,6 @@ class FleetService:
         with path.open("a", encoding="utf-8") as fh:
             for rec in records:
                 fh.write(json.dumps(rec) + "\n")
-
-
-def _shapes(header: dict[str, Any]) -> dict[str, tuple[str, tuple[int, ...]]]:
-    return {k: (v["dtype"], tuple(v["shape"])) for k, v in header.items() if k != "__metadata__"}
 
 
 def record_site_error(

@@ -10,11 +10,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from cohort.errors import CohortError, Conflict, ErrorCode, InvalidRequest, NotFound
+from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotFound
+from cohort.schemas.job import JobMeta
 from cohort.schemas.records import JobRecord, RoundRecord
 from cohort.schemas.rest import GlobalModel, UpdateReceived, ValidationReport
 from cohort.server.services.events import iso
@@ -22,7 +22,8 @@ from cohort.server.services.fleet import FleetService
 from cohort.server.state import ServerState
 from cohort.states import JOB_TERMINAL
 from cohort.tls import Identity
-from cohort.wire.tensors import iter_file_tensors, read_file_header
+from cohort.wire.tensors import read_file_header
+from cohort.workflows.validation import check_update, tensor_shapes
 
 __all__ = ["FORMATS", "ModelService", "model_id"]
 
@@ -34,12 +35,6 @@ MB = 1024 * 1024
 def model_id(job_id: str, rnd: int) -> str:
     """The REST id of a round's global model."""
     return f"model_{job_id}_round_{rnd}"
-
-
-def tensor_shapes(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """Name -> (dtype, shape) of a safetensors file, from its header only."""
-    header = read_file_header(path)
-    return {k: (v["dtype"], tuple(v["shape"])) for k, v in header.items() if k != "__metadata__"}
 
 
 def _metric(record: RoundRecord, *names: str) -> float | None:
@@ -81,7 +76,9 @@ class ModelService:
                 details={"format": fmt, "formats": list(FORMATS)},
             )
         path = self.state.artifacts.path(record.model_path)
-        count = sum(int(np.prod(shape)) for _, shape in tensor_shapes(path).values())
+        count = sum(
+            int(np.prod(shape)) for _, shape in tensor_shapes(read_file_header(path)).values()
+        )
         mid = model_id(job.job_id, record.round)
         return GlobalModel(
             model_id=mid,
@@ -137,7 +134,9 @@ class ModelService:
             status="duplicate" if receipt.duplicate else "received",
             model_size_mb=round(size / MB, 6),
             received_at=iso(),
-            validation_status="passed",
+            # Format, names, dtypes and shapes passed at upload; values (finite, norm bound)
+            # are checked before aggregation, where a refusal is recorded in the job.
+            validation_status="pending",
         )
 
     def _update_path(self, job: JobRecord, task_id: str) -> str:
@@ -156,42 +155,18 @@ class ModelService:
         arts = self.state.artifacts
         await arts.write_async_stream(key, body, self.state.config.max_update_bytes)
         path = arts.path(key)
-        errors: list[str] = []
-        checks: dict[str, bool] = {}
         try:
-            expected = tensor_shapes(arts.path(reference.model_path))
-            try:
-                got = tensor_shapes(path)
-            except CohortError as exc:
-                got = {}
-                errors.append(f"not a safetensors file: {exc.message}")
-            checks["format"] = not errors
-            checks["shape_match"] = bool(got) and got == expected
-            if got and got != expected:
-                errors.append(_mismatch(expected, got))
-            checks["finite_values"] = bool(got) and _all_finite(path, errors)
+            rule = JobMeta.model_validate(job.meta).policies.update_validation
+            # The checks run before aggregation, whether or not the job switched them off.
+            verdict = check_update(path, arts.path(reference.model_path), rule)
         finally:
             path.unlink(missing_ok=True)
         return ValidationReport(
             client_id=client_id,
             experiment_id=job.job_id,
             round=reference.round,
-            valid=all(checks.values()),
-            checks=checks,
-            errors=errors,
+            valid=verdict.ok,
+            checks=verdict.checks,
+            errors=verdict.errors,
             timestamp=iso(),
         )
-
-
-def _mismatch(expected: dict[str, Any], got: dict[str, Any]) -> str:
-    missing = sorted(set(expected) - set(got))
-    extra = sorted(set(got) - set(expected))
-    wrong = sorted(k for k in set(got) & set(expected) if got[k] != expected[k])
-    return f"does not match the global model: missing {missing}, unexpected {extra}, wrong {wrong}"
-
-
-def _all_finite(path: Path, errors: list[str]) -> bool:
-    bad = [name for name, array in iter_file_tensors(path) if not np.isfinite(array).all()]
-    if bad:
-        errors.append(f"non-finite values in {sorted(bad)}")
-    return not bad

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cohort.errors import Conflict, ErrorCode
+from cohort.errors import Conflict, ErrorCode, NotFound
 from cohort.schemas.records import JobRecord, RoundRecord, TaskRecord, UpdateRecord
 from cohort.server.notify import job_key, site_tasks_key, tasks_key
 from cohort.server.services.events import publish_training_progress
@@ -14,6 +14,7 @@ from cohort.server.services.fleet import failed_sites
 from cohort.server.services.jobs import settle_ended_job
 from cohort.server.state import ServerState
 from cohort.states import JOB_TERMINAL, JobStatus, TaskStatus
+from cohort.workflows.validation import REJECTED, rejection_record
 
 __all__ = ["TaskBatch", "TasksState", "WorkService"]
 
@@ -108,7 +109,8 @@ class WorkService:
         tasks = [store.get_task(t) for t in task_ids]
         rounds = {t.round for t in tasks}
         updates = [u for r in rounds for u in store.list_updates(job_id, r) if u.task_id in wanted]
-        errors = {e["site"]: e["error"] for e in job.site_errors}
+        # A refused update is not why a later task failed: only failures explain failures.
+        errors = {e["site"]: e["error"] for e in job.site_errors if e.get("kind") != REJECTED}
         failures = {}
         for task in tasks:
             if task.status == TaskStatus.TIMEOUT:
@@ -129,6 +131,25 @@ class WorkService:
         for task_id in task_ids:
             store.set_task_status(task_id, TaskStatus.CANCELLED)
         self.state.notifier.notify(tasks_key(job_id))
+
+    def reject_update(self, job_id: str, task_id: str, reason: str) -> JobRecord:
+        """Record that the workflow refused a task's update (policies.update_validation): a
+        site error of kind ``rejected`` with its round and reason, which ``job meta``, REST
+        and the site's trust score read. Recorded once per task, however often retried."""
+        job = self.state.store.get_job(job_id)
+        task = self.state.store.get_task(task_id)
+        if task.job_id != job_id:
+            raise NotFound(f"task {task_id} is not a task of job {job_id}")
+        if any(e.get("task_id") == task_id for e in job.site_errors):
+            return job
+        record = self.state.store.update_job(
+            job_id,
+            add_site_error=rejection_record(
+                task.site, task.round, task_id, reason, self.state.clock()
+            ),
+        )
+        self.state.notifier.notify(job_key(job_id))
+        return record
 
     def add_round(
         self, job_id: str, *, round: int, model_key: str, num_updates: int, num_samples: int

@@ -81,8 +81,9 @@ def test_the_cli_runs_eight_sites_four_at_a_time(tmp_path: Path) -> None:
 
     from cohort.cli.simulate import simulate as simulate_command
 
-    example = tmp_path / "hello-pt"
-    _example_copy(example, num_rounds=2)
+    example = tmp_path / "example"
+    example.mkdir()
+    _example_copy(tmp_path, num_rounds=2).rename(example / "job")
     args = ["-j", str(example), "-n", "8", "-t", "4", "-w", str(tmp_path / "ws")]
     run = CliRunner().invoke(simulate_command, [*args, "--format", "json"])
     assert run.exit_code == 0, run.output

@@ -82,7 +82,7 @@ def test_only_wire_data_crosses_to_and_from_the_actors(
 
     monkeypatch.setattr(raybackend, "check_wire", recording_check)
     job = hello_copy(tmp_path, num_rounds=1)
-    result = simulate(job, 2, backend="ray", workspace=tmp_path / "ws", progress=False)
+    result = simulate(job, 2, threads=2, backend="ray", workspace=tmp_path / "ws", progress=False)
     assert result.status == JobStatus.FINISHED_OK, result.reason
 
     kinds = {(where, v["type"]) for where, v in seen if where == "message"}

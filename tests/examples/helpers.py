@@ -20,3 +20,13 @@ def load_example_module(example: str, module: str) -> ModuleType:
     sys.modules[module] = loaded  # dataclasses and pickling look modules up by name
     spec.loader.exec_module(loaded)
     return loaded
+
+
+def load_example_demo(example: str) -> ModuleType:
+    """Import ``examples/<example>/demo.py`` (not run: its ``main`` is behind ``__main__``)."""
+    path = EXAMPLES / example / "demo.py"
+    spec = importlib.util.spec_from_file_location(f"{example.replace('-', '_')}_demo", path)
+    assert spec is not None and spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded

@@ -37,6 +37,8 @@ def _two_rounds(example: str, dest: Path) -> Path:
     ("example", "floor"),
     [
         ("hello-sklearn", 0.95),
+        ("fedprox-heterogeneous", 0.45),  # 0.564 after 2 rounds with 3 sites
+        ("cross-site-eval", 0.55),  # 0.690 (mean of the sites' own validation data)
         pytest.param(
             "hello-pt",
             0.85,  # 0.942 after 2 rounds with 3 sites

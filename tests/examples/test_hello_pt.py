@@ -72,3 +72,22 @@ def test_cnn_trains_to_its_floor_in_the_simulator(tmp_path: Path) -> None:
     got = load_file(str(models / "round-1.safetensors"))
     for name in expected:
         np.testing.assert_allclose(got[name], expected[name], rtol=0, atol=1e-6)
+
+
+def test_the_cli_runs_eight_sites_four_at_a_time(tmp_path: Path) -> None:
+    # The command, `cohort simulate -j examples/hello-pt -n 8 -t 4`, on a 2-round copy
+    # (the example folder holding job/, as -j examples/hello-pt names it).
+    from click.testing import CliRunner
+
+    from cohort.cli.simulate import simulate as simulate_command
+
+    example = tmp_path / "example"
+    example.mkdir()
+    _example_copy(tmp_path, num_rounds=2).rename(example / "job")
+    args = ["-j", str(example), "-n", "8", "-t", "4", "-w", str(tmp_path / "ws")]
+    run = CliRunner().invoke(simulate_command, [*args, "--format", "json"])
+    assert run.exit_code == 0, run.output
+    data = json.loads(run.stdout)["data"]
+    assert data["status"] == "FINISHED_OK" and data["n_sites"] == 8 and data["threads"] == 4
+    assert [r["num_updates"] for r in data["rounds"]] == [0, 8, 8]
+    assert data["final_metrics"]["accuracy"] >= 0.8, data["final_metrics"]

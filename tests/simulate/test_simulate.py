@@ -217,7 +217,7 @@ def test_arguments_are_checked(tmp_path: Path) -> None:
     for kwargs in (
         {"n_sites": 0},
         {"n_sites": 2, "threads": 0},
-        {"n_sites": 2, "backend": "ray"},
+        {"n_sites": 2, "backend": "spark"},
         {"n_sites": 2, "site_names": ["a"]},
         {"n_sites": 2, "site_names": ["a", "a"]},
         {"n_sites": 1, "site_names": ["../x"]},
@@ -225,6 +225,20 @@ def test_arguments_are_checked(tmp_path: Path) -> None:
         with pytest.raises(CohortError) as info:
             simulate(HELLO, workspace=tmp_path / "ws", progress=False, **kwargs)  # type: ignore[arg-type]
         assert info.value.code == ErrorCode.INVALID_ARGS, kwargs
+
+
+def test_the_ray_back_end_without_ray_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ray" else find_spec(name, *a)
+    )
+    with pytest.raises(CohortError) as info:
+        simulate(HELLO, 2, backend="ray", workspace=tmp_path / "ws", progress=False)
+    assert info.value.code == ErrorCode.INVALID_ARGS
+    assert "cohort[ray]" in (info.value.hint or "")
+    assert not (tmp_path / "ws").exists()  # refused before anything was written
 
 
 def test_a_folder_that_is_not_a_simulation_workspace_is_never_cleared(tmp_path: Path) -> None:

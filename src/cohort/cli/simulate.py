@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import click
 from rich.console import Console
@@ -14,6 +14,8 @@ from cohort.cli.output import emit, err_console, format_option, handle_errors
 from cohort.errors import ErrorCode, InvalidRequest
 
 __all__ = ["simulate"]
+
+Backend = Literal["threads", "processes", "ray"]
 
 
 def _site_names(n_sites: int | None, clients: str | None) -> tuple[int, list[str] | None]:
@@ -80,11 +82,12 @@ def _rounds_table(data: dict[str, Any]) -> Table:
 )
 @click.option(
     "--backend",
-    type=click.Choice(["threads", "processes"]),
+    type=click.Choice(["threads", "processes", "ray"]),
     default="threads",
     show_default=True,
     help="threads: sites are threads of this process; processes: sites spread over "
-    "THREADS worker processes.",
+    "THREADS worker processes; ray: over THREADS Ray actors (cohort[ray] extra; RAY_ADDRESS "
+    "picks a cluster, else a local Ray runs for the job).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of global RNGs.")
 @click.option(
@@ -122,7 +125,7 @@ def simulate(
         job_folder,
         count,
         threads=threads,
-        backend="processes" if backend == "processes" else "threads",
+        backend=cast(Backend, backend),  # click.Choice checked it
         seed=seed,
         workspace=workspace,
         site_names=names,

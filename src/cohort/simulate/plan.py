@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -18,7 +19,7 @@ from cohort.simulate.site import SiteScript
 
 __all__ = ["BACKENDS", "MARKER", "SimulationPlan", "default_workspace", "plan_simulation"]
 
-BACKENDS = ("threads", "processes")
+BACKENDS = ("threads", "processes", "ray")
 #: File that marks a folder as a simulation workspace, which a new run may clear.
 MARKER = ".cohort-simulate"
 
@@ -100,6 +101,12 @@ def plan_simulation(
         raise InvalidRequest(
             f"unknown back end {backend!r}; choose one of {', '.join(BACKENDS)}",
             ErrorCode.INVALID_ARGS,
+        )
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise InvalidRequest(
+            "the ray back end needs Ray, which is not installed",
+            ErrorCode.INVALID_ARGS,
+            hint="pip install 'cohort[ray]', or use the threads or processes back end",
         )
     names = _site_names(n_sites, site_names)
     if threads is not None and threads < 1:

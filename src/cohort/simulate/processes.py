@@ -24,12 +24,19 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from cohort.errors import CohortError, error_from_envelope
-from cohort.schemas.fleet import TaskHeader
 from cohort.schemas.job import ClientAppConfig
-from cohort.simulate.environment import script_environment
-from cohort.simulate.site import SiteInbox, SiteLink, SiteScript, TaskOffer, run_site
-from cohort.simulate.threads import STACK_BYTES
+from cohort.simulate.hosting import (
+    HostLink,
+    cancel_message,
+    deliver_to_sites,
+    handle_host_message,
+    host_config,
+    report_lost_sites,
+    run_hosted_sites,
+    spread,
+    task_message,
+)
+from cohort.simulate.site import SiteInbox, SiteLink, TaskOffer
 
 __all__ = ["ProcessesBackend", "worker_main"]
 
@@ -57,55 +64,14 @@ def rss_mb() -> float:
 
 
 # -- the worker process -----------------------------------------------------------------------
-class _PipeLink(SiteLink):
-    """A site's link to the simulated server, over the worker's pipe."""
-
-    def __init__(self, conn: Connection, sites: list[str]) -> None:
-        self.conn = conn
-        self.lock = threading.Lock()
-        self.acks: dict[str, queue.SimpleQueue[dict[str, Any]]] = {
-            site: queue.SimpleQueue() for site in sites
-        }
-
-    def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
-        _send(self.conn, self.lock, header, payload)
-
-    def slot_wait(self, site: str, waiting: bool) -> None:
-        self.send({"type": "slot", "site": site, "waiting": waiting})
-
-    def submit_result(self, site: str, task: TaskHeader, payload: bytes) -> None:
-        self.send({"type": "result", "site": site, "task": task.model_dump(mode="json")}, payload)
-        reply = self.acks[site].get()
-        if reply.get("error"):
-            raise error_from_envelope(reply)
-
-    def log_metrics(self, site: str, records: list[dict[str, Any]]) -> None:
-        self.send({"type": "metrics", "site": site, "records": records})
-
-    def site_exited(self, site: str, code: int, error: str, tail: str) -> None:
-        self.send({"type": "exit", "site": site, "code": code, "error": error, "tail": tail})
-
-
-def _worker_reader(conn: Connection, inboxes: dict[str, SiteInbox], link: _PipeLink) -> None:
+def _worker_reader(conn: Connection, inboxes: dict[str, SiteInbox], link: HostLink) -> None:
     while True:
         try:
             msg, _ = _recv(conn)
         except Exception:  # the simulator is gone, or its stream broke: end here too
             msg = {"type": "stop"}
-            gone = {"error": {"code": "JOB_NOT_RUNNING", "message": "the simulator ended"}}
-            for acks in link.acks.values():
-                acks.put(gone)
-        kind = msg["type"]
-        if kind == "task":
-            offer = TaskOffer(TaskHeader.model_validate(msg["task"]), str(msg["model_path"]))
-            inboxes[msg["site"]].put(offer)
-        elif kind == "cancel":
-            inboxes[msg["site"]].cancel(str(msg["task_id"]))
-        elif kind == "ack":
-            link.acks[msg["site"]].put(msg)
-        elif kind == "stop":
-            for inbox in inboxes.values():
-                inbox.close()
+            link.simulator_gone()
+        if deliver_to_sites(msg, inboxes, link):
             return
 
 
@@ -115,32 +81,12 @@ def worker_main(config_json: str, conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cfg = json.loads(config_json)
     sites: list[str] = cfg["sites"]
-    script = SiteScript.load(Path(cfg["app_dir"]), ClientAppConfig.model_validate(cfg["client"]))
-    link = _PipeLink(conn, sites)
+    lock = threading.Lock()
+    link = HostLink(lambda header, payload: _send(conn, lock, header, payload), sites)
     inboxes = {site: SiteInbox() for site in sites}
     reader = threading.Thread(target=_worker_reader, args=(conn, inboxes, link), daemon=True)
     reader.start()
-    variables = dict(cfg["variables"])
-    if len(sites) == 1:  # a process of its own: the site's name can be in its environment
-        variables["COHORT_SITE_NAME"] = sites[0]
-    slots = threading.Semaphore(1)
-    with script_environment(script, variables, int(cfg["seed"]), Path(cfg["job_root"]), 1):
-        previous = threading.stack_size(STACK_BYTES)
-        threads = [
-            threading.Thread(
-                target=run_site,
-                args=(site, cfg["job_id"], script, inboxes[site], slots, link,
-                      Path(cfg["logs_dir"]) / f"{site}.log"),
-                name=f"cohort-site-{site}",
-                daemon=True,
-            )
-            for site in sites
-        ]  # fmt: skip
-        threading.stack_size(previous)
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    run_hosted_sites(cfg, sites, inboxes, link)
     with contextlib.suppress(OSError):
         link.send({"type": "done", "peak_rss_mb": rss_mb()})
 
@@ -175,16 +121,16 @@ class ProcessesBackend:
     ) -> None:
         self.link = link
         self.logs_dir = logs_dir
-        self.groups = [sites[i::workers] for i in range(min(workers, len(sites)))]
-        self.base = {
-            "job_id": job_id,
-            "app_dir": str(app_dir),
-            "client": client.model_dump(mode="json"),
-            "job_root": str(job_root),
-            "logs_dir": str(logs_dir),
-            "variables": variables,
-            "seed": seed,
-        }
+        self.groups = spread(sites, workers)
+        self.base = host_config(
+            job_id=job_id,
+            app_dir=app_dir,
+            client=client,
+            job_root=job_root,
+            logs_dir=logs_dir,
+            variables=variables,
+            seed=seed,
+        )
         self.workers: list[_Worker] = []
         self.by_site: dict[str, _Worker] = {}
         self.reported: set[str] = set()
@@ -216,37 +162,21 @@ class ProcessesBackend:
             self.by_site.update(dict.fromkeys(group, worker))
 
     def _read(self, worker: _Worker) -> None:
-        link = self.link
         while True:
             try:
                 msg, payload = _recv(worker.conn)
             except (EOFError, OSError):
                 break
-            kind, site = msg["type"], msg.get("site", "")
-            if kind == "slot":
-                link.slot_wait(site, bool(msg["waiting"]))
-            elif kind == "result":
-                reply: dict[str, Any] = {"type": "ack", "site": site}
-                try:
-                    link.submit_result(site, TaskHeader.model_validate(msg["task"]), payload)
-                except CohortError as exc:
-                    reply["error"] = {"code": exc.code, "message": exc.message, "hint": exc.hint}
-                self._send(worker, reply)
-            elif kind == "metrics":
-                link.log_metrics(site, list(msg["records"]))
-            elif kind == "exit":
-                self.reported.add(site)
-                link.site_exited(site, int(msg["code"]), str(msg["error"]), str(msg["tail"]))
-            elif kind == "done":
+            if msg["type"] == "done":
                 worker.peak_rss_mb = float(msg["peak_rss_mb"])
                 break
-        # A worker that died took its sites with it: each fails as a crashed script would.
+            reply = handle_host_message(self.link, msg, payload, self.reported)
+            if reply is not None:
+                self._send(worker, reply)
         worker.process.join(5.0)
-        for site in worker.sites:
-            if site not in self.reported:
-                code = worker.process.exitcode
-                why = f"worker process ended with exit code {code} before the site's script did"
-                link.site_exited(site, 1 if code is None else code, why, "")
+        code = worker.process.exitcode
+        why = f"worker process ended with exit code {code} before the site's script did"
+        report_lost_sites(self.link, worker.sites, self.reported, 1 if code is None else code, why)
 
     def _send(self, worker: _Worker, header: dict[str, Any]) -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -258,12 +188,11 @@ class ProcessesBackend:
 
     def deliver(self, site: str, offer: TaskOffer) -> None:
         """Send a task to the worker hosting the site."""
-        message = {"type": "task", "site": site, "task": offer.task.model_dump(mode="json")}
-        self.outbox.put((self.by_site[site], {**message, "model_path": offer.model_path}))
+        self.outbox.put((self.by_site[site], task_message(site, offer)))
 
     def cancel(self, site: str, task_id: str) -> None:
         """Withdraw a task the site has not started."""
-        self.outbox.put((self.by_site[site], {"type": "cancel", "site": site, "task_id": task_id}))
+        self.outbox.put((self.by_site[site], cancel_message(site, task_id)))
 
     def stop(self) -> None:
         """The job is over: every worker lets its sites end."""

@@ -28,6 +28,7 @@ from cohort.simulate.environment import script_environment
 from cohort.simulate.plan import SimulationPlan, default_workspace, plan_simulation
 from cohort.simulate.processes import ProcessesBackend, rss_mb
 from cohort.simulate.progress import NoProgress, RoundProgress
+from cohort.simulate.raybackend import RayBackend
 from cohort.simulate.result import SimulationResult, write_result_folder
 from cohort.simulate.threads import ThreadsBackend
 from cohort.states import JobStatus
@@ -47,7 +48,7 @@ def simulate(
     n_sites: int,
     *,
     threads: int | None = None,
-    backend: Literal["threads", "processes"] = "threads",
+    backend: Literal["threads", "processes", "ray"] = "threads",
     seed: int = 0,
     workspace: Path | None = None,
     site_names: list[str] | None = None,
@@ -62,8 +63,10 @@ def simulate(
             the job).
         n_sites: how many sites to simulate.
         threads: how many sites work at once (default: min(n_sites, CPU count)).
-        backend: "threads" (sites are threads of this process) or "processes" (sites are
-            spread over ``threads`` spawned worker processes).
+        backend: "threads" (sites are threads of this process), "processes" (sites are
+            spread over ``threads`` spawned worker processes) or "ray" (sites are spread over
+            ``threads`` Ray actors; needs the ``cohort[ray]`` extra; uses the Ray the caller
+            connected to with ``ray.init()``, else starts a local one for the run).
         seed: seeds Python's and numpy's global generators before the sites start.
         workspace: where models, logs and the result go (default
             ``<tmp>/cohort/simulate/<job folder name>``; a simulation's workspace is reused).
@@ -173,11 +176,11 @@ def _run(
     sink: NoProgress,
 ) -> tuple[JobStatus, str, float]:
     """Run the workflow with the plan's back end; return status, reason and the workers'
-    peak memory (processes back end)."""
+    peak memory (processes and ray back ends)."""
     variables = {"COHORT_JOB_ID": job_id, "COHORT_NUM_SITES": str(len(plan.sites))}
     logs = plan.workspace / "logs"
-    if plan.backend == "processes":
-        processes = ProcessesBackend(
+    if plan.backend in ("processes", "ray"):
+        hosts = (ProcessesBackend if plan.backend == "processes" else RayBackend)(
             job_id=job_id,
             sites=plan.sites,
             app_dir=plan.client_app_dir,
@@ -189,9 +192,9 @@ def _run(
             variables=variables,
             seed=seed,
         )
-        board.sender = processes
-        status, reason = _drive(plan, board, ctx, sink, processes)
-        return status, reason, processes.workers_peak_rss_mb
+        board.sender = hosts
+        status, reason = _drive(plan, board, ctx, sink, hosts)
+        return status, reason, hosts.workers_peak_rss_mb
     script = plan.script()
     threads = ThreadsBackend(job_id, plan.sites, script, board, logs, plan.threads)
     board.sender = threads
@@ -205,7 +208,7 @@ def _drive(
     board: Board,
     ctx: SimWorkflowContext,
     sink: NoProgress,
-    backend: ThreadsBackend | ProcessesBackend,
+    backend: ThreadsBackend | ProcessesBackend | RayBackend,
 ) -> tuple[JobStatus, str]:
     """Start the sites, run the workflow as the server job process does, stop the sites."""
     cfg = plan.server_config

@@ -52,7 +52,9 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeFederation]:
     port = free_port()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COHORT_HOME", str(tmp / "home"))
-        rest = start_rest_federation(tmp, 3, ["--edge-port", str(port)])
+        # The tests poll and call a lot: the default 100 calls a minute would stop them.
+        args = ["--edge-port", str(port), "--rate-limit", "general=100000/60"]
+        rest = start_rest_federation(tmp, 3, args)
         try:
             fed = EdgeFederation(rest, port)
             with fed.client() as c:

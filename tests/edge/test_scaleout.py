@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
+from cohort.edge import Scaleout
 from cohort.errors import CohortError
 from cohort.states import JobStatus
 from tests.edge.conftest import EdgeFederation
@@ -160,3 +161,25 @@ def test_sessions_count_and_refused_keys(edge: EdgeFederation) -> None:
     with edge.client(key="cohort_nope_nope") as bad, pytest.raises(CohortError) as err:
         bad.get_sessions_count()
     assert str(err.value.code) == "UNAUTHORIZED"
+
+
+def test_predictions_run_a_model_on_the_sites(edge: EdgeFederation) -> None:
+    model = f"model_{edge.session_id}-2_round_1"
+    with edge.client() as c:
+        started = c.start_predictions(prediction_id="p-wine", model_id=model)
+        assert started["model_id"] == model
+        job = edge.rest.fed.wait(started["job_id"])
+        assert job.status == JobStatus.FINISHED_OK
+        found = c.get_predictions(correlation_id="p-wine")
+        assert found["count"] == 3
+        assert {p["sender"]["client_id"] for p in found["result"]} == set(edge.rest.fed.sites)
+        for p in found["result"]:
+            counts = sum(v for k, v in p["data"].items() if k.startswith("predicted_"))
+            assert counts == p["data"]["rows"] > 0  # every held-out row got one class
+        assert c.get_predictions(model_id=model, client_id="site-1")["count"] == 1
+        # prediction runs are jobs, not sessions
+        assert all(not s.startswith("predict-") for s in _session_ids(c))
+
+
+def _session_ids(c: Scaleout) -> list[str]:
+    return [s["session_id"] for s in c._get("sessions/")["result"]]

@@ -25,6 +25,7 @@ __all__ = [
     "get_site_name",
     "init",
     "is_evaluate",
+    "is_predict",
     "is_running",
     "is_submit_model",
     "is_train",
@@ -38,6 +39,7 @@ __all__ = [
 TRAIN = "train"
 VALIDATE = "validate"
 SUBMIT_MODEL = "submit_model"
+PREDICT = "predict"
 
 
 class _Client:
@@ -211,6 +213,11 @@ def is_evaluate() -> bool:
 def is_submit_model() -> bool:
     """True when the server asks this site for its initial model."""
     return _task_name() == SUBMIT_MODEL
+
+
+def is_predict() -> bool:
+    """True when the server asks for predictions of the received model (metrics only)."""
+    return _task_name() == PREDICT
 
 
 def get_site_name() -> str:

@@ -320,6 +320,28 @@ class Scaleout:
             sender__role=sender_role, sender__client_id=sender_client_id,
         )  # fmt: skip
 
+    def start_predictions(
+        self, prediction_id: str | None = None, model_id: str | None = None
+    ) -> Json:
+        """Run a model (default: the newest global one) on every connected site as a
+        ``predict`` task: ``{prediction_id, job_id, model_id}``."""
+        return self._post(
+            "predictions/start", {"prediction_id": prediction_id, "model_id": model_id}
+        )
+
+    def get_predictions(
+        self,
+        model_id: str | None = None,
+        correlation_id: str | None = None,
+        client_id: str | None = None,
+        n_max: int | None = None,
+    ) -> Json:
+        """Sites' prediction answers (``correlation_id`` is the prediction id)."""
+        return self._get(
+            "predictions/", n_max, model_id=model_id, correlation_id=correlation_id,
+            client_id=client_id,
+        )  # fmt: skip
+
     def get_validations_count(self, session_id: str | None = None) -> int:
         """How many validations (of one session)."""
         return int(self._get("validations/count", session_id=session_id))

@@ -6,6 +6,7 @@ from cohort.workflows.cyclic import Cyclic
 from cohort.workflows.fedavg import FedAvg
 from cohort.workflows.fedopt import FedAdagrad, FedAdam, FedAvgM, FedOpt, FedYogi
 from cohort.workflows.fedprox import FedProx
+from cohort.workflows.predict import Predict
 from cohort.workflows.scaffold import Scaffold
 
 #: Built-in workflows by the name a job's config_fed_server.json uses.
@@ -20,6 +21,7 @@ WORKFLOWS: dict[str, type[Workflow]] = {
     "scaffold": Scaffold,
     "cyclic": Cyclic,
     "cross_site_eval": CrossSiteEval,
+    "predict": Predict,
 }
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "FedOpt",
     "FedProx",
     "FedYogi",
+    "Predict",
     "RoundOutcome",
     "Scaffold",
     "Workflow",

@@ -3,7 +3,8 @@
 Used by experiments created over the REST API (``cohort.server.services.experiments``). Each
 site takes an IID share of the training rows, chosen by its site number (``site-<n>``) and the
 seed, scores every global model it receives on the shared held-out test rows, and trains it
-locally with full-batch gradient descent. Features are standardised with the mean and std of
+locally with full-batch gradient descent; a ``predict`` task gets the class counts its
+model predicts on those rows. Features are standardised with the mean and std of
 the whole public data set: a fixed transform every site applies identically.
 """
 
@@ -92,6 +93,14 @@ def main() -> None:
             flare.send(flare.FLModel(params=params, meta={"num_samples": len(y)}))
             continue
         metrics = evaluate(model.params, X_te, y_te)
+        if flare.is_predict():  # predictions on the held-out rows: how many of each class
+            predicted = probabilities(model.params, X_te).argmax(axis=1)
+            counts = {
+                f"predicted_{k}": float((predicted == k).sum()) for k in range(int(n_classes))
+            }
+            sent = {**counts, "accuracy": metrics["accuracy"], "rows": float(len(y_te))}
+            flare.send(flare.FLModel(metrics=sent, meta={"num_samples": len(y_te)}))
+            continue
         if flare.is_evaluate():
             flare.send(flare.FLModel(metrics=metrics, meta={"num_samples": len(y_te)}))
             continue

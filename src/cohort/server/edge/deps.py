@@ -17,6 +17,7 @@ from cohort.server.rest.deps import Caller, caller
 from cohort.server.services.edge_models import EdgeModelService
 from cohort.server.services.edge_network import EdgeNetworkService
 from cohort.server.services.edge_results import EdgeResultService
+from cohort.server.services.predictions import PredictionService
 from cohort.server.services.sessions import SessionService
 
 __all__ = ["Edge", "EdgeServices", "Page", "Reader", "Writer", "both", "listing"]
@@ -33,6 +34,7 @@ class EdgeServices:
     models: EdgeModelService
     results: EdgeResultService
     sessions: SessionService
+    predictions: PredictionService
 
     @classmethod
     def build(cls, core: Services) -> EdgeServices:
@@ -44,6 +46,7 @@ class EdgeServices:
             models=models,
             results=EdgeResultService(core.state),
             sessions=SessionService(core.state, core.jobs, models, network),
+            predictions=PredictionService(core.state, core.jobs, models),
         )
 
 

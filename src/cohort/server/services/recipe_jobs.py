@@ -47,6 +47,7 @@ class TabularJob:
     initial_model: Path | None = None
     wait_after_min: float = 5.0
     workflow_args: dict[str, Any] = field(default_factory=dict)
+    recipe: type[FedAvgRecipe] = FedAvgRecipe
 
     def archive(self, max_bytes: int) -> bytes:
         """The zipped job folder; INVALID_REQUEST when the workflow refuses an argument."""
@@ -60,7 +61,7 @@ class TabularJob:
                 extra.append(copy)
                 args["initial_model"] = f"custom/{INITIAL_MODEL}"
             try:
-                recipe = FedAvgRecipe(
+                recipe = self.recipe(
                     name=self.name,
                     train_script=TABULAR_SOFTMAX,
                     num_rounds=self.rounds,

@@ -5,7 +5,7 @@ starts from the session's newest global model.
 A session created over the edge API keeps a descriptor at ``edge/sessions/<id>.json`` (its
 name, config, seed model and runs: ``[{job_id, parent_model}]``); its first job's id is the
 session id, so ``cohort job list`` shows it. Jobs started another way are sessions too, with
-one run and no descriptor.
+one run and no descriptor (but prediction runs, see services/predictions.py).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from cohort.server.services.edge_models import EdgeModelService
 from cohort.server.services.edge_network import EdgeNetworkService
 from cohort.server.services.events import iso
 from cohort.server.services.jobs import JobService
+from cohort.server.services.predictions import JOB_PREFIX as PREDICTION_JOBS
 from cohort.server.services.recipe_jobs import TabularJob, check_dataset
 from cohort.server.state import ServerState
 from cohort.states import JOB_TERMINAL, JobStatus
@@ -223,7 +224,7 @@ class SessionService:
                 claimed |= {r["job_id"] for r in data["runs"]}
                 found.append(self._view(data))
         for job in self.state.store.list_jobs(JobFilter()):
-            if job.job_id in claimed:
+            if job.job_id in claimed or job.job_id.startswith(PREDICTION_JOBS):
                 continue
             found.append(
                 SessionView(

@@ -1,5 +1,5 @@
 """A real federation with the edge listener on, and one finished (and continued) session that
-the tests of a module share."""
+the tests of the package share."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class EdgeFederation:
                 time.sleep(0.5)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeFederation]:
     """Three sites, a server with REST and edge listeners, and a session of 2 rounds that
     finished and was continued for 1 more."""

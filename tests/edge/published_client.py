@@ -66,6 +66,8 @@ def main() -> None:
     out["current"] = c.get_current_attributes(["site-3"])
     out["trail_attributes"] = c.get_attribute_trail("site-3")
     out["status"] = c.add_status({"type": "NETWORK", "status": "from scaleout", "sender": {}})
+    out["command"] = c.run_custom_command("data_summary", synchronous=True, timeout=120)
+    out["inference"] = c.start_inference(out["trail"][0]["model_id"], client_ids=["site-1"])
     print(json.dumps(out))
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from cohort.states import JobStatus
 from tests.edge.conftest import EdgeFederation
 
 pytestmark = pytest.mark.xdist_group("edge")
@@ -79,3 +80,8 @@ def test_published_client_runs_a_session_on_cohort(edge: EdgeFederation, tmp_pat
     assert out["current"] == {"site-3": {"zone": "eu"}}
     assert [a["value"] for a in out["trail_attributes"]["result"]] == ["eu"]
     assert out["status"]["status"] == "from scaleout"
+    assert out["command"]["status"] == "Finished"
+    assert sorted(out["command"]["result"]) == sites
+    assert out["inference"]["model_id"] == trail[0]
+    job = edge.rest.fed.wait(out["inference"]["job_id"])
+    assert job.status == JobStatus.FINISHED_OK and job.sites == ["site-1"]

@@ -183,3 +183,20 @@ def test_predictions_run_a_model_on_the_sites(edge: EdgeFederation) -> None:
 
 def _session_ids(c: Scaleout) -> list[str]:
     return [s["session_id"] for s in c._get("sessions/")["result"]]
+
+
+def test_custom_command_runs_on_the_chosen_sites(edge: EdgeFederation) -> None:
+    with edge.client() as c:
+        before = {s["session_id"] for s in c._get("sessions/")["result"]}
+        done = c.run_custom_command(
+            "data_summary", blocking=True, timeout=120, client_ids=["site-1", "site-2"]
+        )
+        assert done["status"] == "Finished", done
+        assert done["command_type"] == "Custom_data_summary"
+        assert sorted(done["result"]) == ["site-1", "site-2"]
+        # breast cancer: 30 features; each site's share of the training rows
+        assert {r["features"] for r in done["result"].values()} == {30.0}
+        assert all(r["train_rows"] > 0 and r["test_rows"] > 0 for r in done["result"].values())
+        unknown = c.run_custom_command("reboot", blocking=True, timeout=60)
+        assert unknown["status"] == "Failed" and "reboot" in unknown["message"]
+        assert {s["session_id"] for s in c._get("sessions/")["result"]} == before

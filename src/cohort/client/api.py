@@ -24,6 +24,7 @@ __all__ = [
     "get_job_id",
     "get_site_name",
     "init",
+    "is_command",
     "is_evaluate",
     "is_predict",
     "is_running",
@@ -40,6 +41,7 @@ TRAIN = "train"
 VALIDATE = "validate"
 SUBMIT_MODEL = "submit_model"
 PREDICT = "predict"
+COMMAND = "command"
 
 
 class _Client:
@@ -218,6 +220,12 @@ def is_submit_model() -> bool:
 def is_predict() -> bool:
     """True when the server asks for predictions of the received model (metrics only)."""
     return _task_name() == PREDICT
+
+
+def is_command() -> bool:
+    """True when the server sends a custom command: ``meta["command"]`` names it and
+    ``meta["parameters"]`` holds its parameters; answer with metrics."""
+    return _task_name() == COMMAND
 
 
 def get_site_name() -> str:

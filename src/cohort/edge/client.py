@@ -179,6 +179,24 @@ class Scaleout:
         """How many events."""
         return int(self._get("statuses/count"))
 
+    def run_custom_command(
+        self,
+        command_type: str,
+        blocking: bool = False,
+        timeout: int | None = None,
+        client_ids: list[str] | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> Json:
+        """Send ``Custom_<command_type>`` to the sites (all connected, or ``client_ids``);
+        with ``blocking``, wait (up to ``timeout`` seconds) for their answers."""
+        if not command_type.startswith("Custom_"):
+            command_type = f"Custom_{command_type}"
+        body = {
+            "command_type": command_type, "synchronous": blocking, "timeout": timeout,
+            "client_ids": client_ids, "parameters": parameters or {},
+        }  # fmt: skip
+        return self._post("control/run_command", body, timeout=None if blocking else 60.0)
+
     # -- models and packages ----------------------------------------------------------------
     def get_active_model(self) -> Json:
         """The newest model (by ``committed_at``)."""

@@ -1,6 +1,7 @@
-"""PredictRecipe: a job that sends one model to the sites as a ``predict`` task (no training).
+"""PredictRecipe and CommandRecipe: jobs of one task per site (no training).
 
-Not in ``RECIPES``: it is how the edge API's predictions run, not a training algorithm."""
+Not in ``RECIPES``: they are how the edge API's predictions and custom commands run, not
+training algorithms."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import ClassVar
 
 from cohort.recipes.fedavg import FedAvgRecipe
 from cohort.workflows.fedavg import FedAvgArgs
-from cohort.workflows.predict import PredictArgs
+from cohort.workflows.predict import CommandArgs, PredictArgs
 
-__all__ = ["PredictRecipe"]
+__all__ = ["CommandRecipe", "PredictRecipe"]
 
 
 class PredictRecipe(FedAvgRecipe):
@@ -18,3 +19,10 @@ class PredictRecipe(FedAvgRecipe):
 
     workflow: ClassVar[str] = "predict"
     args_model: ClassVar[type[FedAvgArgs]] = PredictArgs
+
+
+class CommandRecipe(FedAvgRecipe):
+    """A custom command: ``task_meta`` (a workflow argument) is what each site receives."""
+
+    workflow: ClassVar[str] = "command"
+    args_model: ClassVar[type[FedAvgArgs]] = CommandArgs

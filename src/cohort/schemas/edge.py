@@ -311,23 +311,24 @@ class RunCommand(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    command_type: str = Field(min_length=1, max_length=200)
+    command_type: str = Field(min_length=1, max_length=200, pattern=ID_PATTERN)
     synchronous: bool = False
+    blocking: bool = False
     timeout: float | None = Field(default=None, gt=0)
     client_ids: list[str] | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
 class CommandRecord(BaseModel):
-    """A command that ran (custom commands are handled by the server's command table)."""
+    """A custom command: its sites' answers (site -> metrics) once they came back."""
 
     correlation_id: str
     command_type: str
-    status: Literal["Finished", "Failed"]
+    status: Literal["Running", "Finished", "Failed"]
     parameters: dict[str, Any]
     client_ids: list[str]
-    result: dict[str, Any]
-    parent_correlation_id: str | None = None
+    result: dict[str, dict[str, float]]
+    message: str = ""
     committed_at: str
 
 

@@ -6,7 +6,7 @@ from cohort.workflows.cyclic import Cyclic
 from cohort.workflows.fedavg import FedAvg
 from cohort.workflows.fedopt import FedAdagrad, FedAdam, FedAvgM, FedOpt, FedYogi
 from cohort.workflows.fedprox import FedProx
-from cohort.workflows.predict import Predict
+from cohort.workflows.predict import Command, Predict
 from cohort.workflows.scaffold import Scaffold
 
 #: Built-in workflows by the name a job's config_fed_server.json uses.
@@ -22,10 +22,12 @@ WORKFLOWS: dict[str, type[Workflow]] = {
     "cyclic": Cyclic,
     "cross_site_eval": CrossSiteEval,
     "predict": Predict,
+    "command": Command,
 }
 
 __all__ = [
     "WORKFLOWS",
+    "Command",
     "CrossSiteEval",
     "Cyclic",
     "FedAdagrad",

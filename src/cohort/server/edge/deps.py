@@ -14,6 +14,7 @@ from cohort.schemas.edge import Listing
 from cohort.server.api.deps import Services
 from cohort.server.policy import Action
 from cohort.server.rest.deps import Caller, caller
+from cohort.server.services.commands import CommandService
 from cohort.server.services.edge_models import EdgeModelService
 from cohort.server.services.edge_network import EdgeNetworkService
 from cohort.server.services.edge_results import EdgeResultService
@@ -35,6 +36,7 @@ class EdgeServices:
     results: EdgeResultService
     sessions: SessionService
     predictions: PredictionService
+    commands: CommandService
 
     @classmethod
     def build(cls, core: Services) -> EdgeServices:
@@ -47,6 +49,7 @@ class EdgeServices:
             results=EdgeResultService(core.state),
             sessions=SessionService(core.state, core.jobs, models, network),
             predictions=PredictionService(core.state, core.jobs, models),
+            commands=CommandService(core.state, core.jobs),
         )
 
 

@@ -5,7 +5,8 @@ starts from the session's newest global model.
 A session created over the edge API keeps a descriptor at ``edge/sessions/<id>.json`` (its
 name, config, seed model and runs: ``[{job_id, parent_model}]``); its first job's id is the
 session id, so ``cohort job list`` shows it. Jobs started another way are sessions too, with
-one run and no descriptor (but prediction runs, see services/predictions.py).
+one run and no descriptor, but for prediction runs and custom commands (predictions.py,
+commands.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Literal
 from cohort.errors import Conflict, InvalidRequest, NotFound
 from cohort.schemas.edge import NewSession, SessionConfig, SessionCreated, SessionStart, SessionView
 from cohort.schemas.records import JobRecord
+from cohort.server.services.commands import JOB_PREFIX as COMMAND_JOBS
 from cohort.server.services.edge_models import EdgeModelService
 from cohort.server.services.edge_network import EdgeNetworkService
 from cohort.server.services.events import iso
@@ -224,7 +226,7 @@ class SessionService:
                 claimed |= {r["job_id"] for r in data["runs"]}
                 found.append(self._view(data))
         for job in self.state.store.list_jobs(JobFilter()):
-            if job.job_id in claimed or job.job_id.startswith(PREDICTION_JOBS):
+            if job.job_id in claimed or job.job_id.startswith((PREDICTION_JOBS, COMMAND_JOBS)):
                 continue
             found.append(
                 SessionView(

@@ -1,4 +1,4 @@
-"""Edge routes for predictions: start inference on the sites, read what they answered."""
+"""Edge routes for work sent to sites outside sessions: predictions and custom commands."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from cohort.schemas.edge import Listing, Prediction, StartInference, StartPredictions
+from cohort.schemas.edge import (
+    CommandRecord,
+    Listing,
+    Prediction,
+    RunCommand,
+    StartInference,
+    StartPredictions,
+)
 from cohort.server.edge.deps import Edge, Page, Reader, Writer, both, listing
 from cohort.server.rest.deps import ERROR_RESPONSES
 
@@ -46,3 +53,28 @@ async def start_predictions(req: StartPredictions, who: Writer, edge: Edge) -> d
 async def start_inference(req: StartInference, who: Writer, edge: Edge) -> dict[str, str]:
     """The newer clients' form of ``predictions/start``, with chosen sites and a timeout."""
     return edge.predictions.start(who.identity, req.model_id, None, req.client_ids, req.timeout)
+
+
+@router.post("/control/run_command", response_model=CommandRecord, tags=["commands"])
+async def run_command(req: RunCommand, who: Writer, edge: Edge) -> CommandRecord:
+    """Send a custom command (``Custom_<name>``) to sites; ``synchronous``/``blocking`` wait
+    for their answers (up to ``timeout``)."""
+    return await edge.commands.run(who.identity, req, req.synchronous or req.blocking)
+
+
+@both(router.get, "/commands", response_model=Listing[CommandRecord], tags=["commands"])
+async def commands(_: Reader, edge: Edge, page: Page) -> Listing[CommandRecord]:
+    """Every custom command, oldest first."""
+    return listing(edge.commands.all(), page)
+
+
+@router.get("/commands/count", response_model=int, tags=["commands"])
+async def commands_count(_: Reader, edge: Edge) -> int:
+    """How many custom commands."""
+    return len(edge.commands.all())
+
+
+@router.get("/commands/{command_id}", response_model=CommandRecord, tags=["commands"])
+async def command(command_id: str, _: Reader, edge: Edge) -> CommandRecord:
+    """One custom command and its sites' answers."""
+    return edge.commands.get(command_id)

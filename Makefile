@@ -32,6 +32,13 @@ test-ray: $(BIN)/.installed
 	$(BIN)/python -m pip install -q -e '.[dev,ray]'
 	$(BIN)/pytest -p no:xdist tests/simulate/test_ray.py -q
 
+# The published scaleout client (seed 004), for tests/edge/test_published_client.py: its own
+# venv, not a test dependency (Python >= 3.12; grpcio, protobuf, cryptography, numpy 2.5).
+SCALEOUT_PYTHON ?= $(shell command -v python3.12 || command -v python3.13)
+.venv-scaleout:
+	$(SCALEOUT_PYTHON) -m venv .venv-scaleout
+	.venv-scaleout/bin/python -m pip install -q scaleout==1.1.0
+
 # Side by side with Flower and NVIDIA FLARE (installed once into bench-cache/): minutes.
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench.py --quick
@@ -51,4 +58,4 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-scaleout .pytest_cache .mypy_cache .ruff_cache

@@ -69,6 +69,13 @@ def server() -> None:
     "client certificate (Bearer API keys). Off by default.",
 )
 @click.option(
+    "--edge-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Also serve the edge API (seed 004, the scaleout client's dialect; 8092 by "
+    "convention) on this port, over TLS without a client certificate. Off by default.",
+)
+@click.option(
     "--rate-limit",
     "rate_limits",
     multiple=True,
@@ -84,6 +91,7 @@ def server_start(
     site_dead_after: float,
     job_log_streaming: bool,
     rest_port: int | None,
+    edge_port: int | None,
     rate_limits: tuple[str, ...],
 ) -> None:
     """Start the server in the foreground (stop it with Ctrl-C or SIGTERM)."""
@@ -99,6 +107,7 @@ def server_start(
             site_dead_after=site_dead_after,
             job_log_streaming=job_log_streaming,
             rest_port=rest_port,
+            edge_port=edge_port,
             rate_limits=parse_rate_limits(rate_limits),
         )
     )

@@ -24,7 +24,9 @@ __all__ = [
     "get_job_id",
     "get_site_name",
     "init",
+    "is_command",
     "is_evaluate",
+    "is_predict",
     "is_running",
     "is_submit_model",
     "is_train",
@@ -38,6 +40,8 @@ __all__ = [
 TRAIN = "train"
 VALIDATE = "validate"
 SUBMIT_MODEL = "submit_model"
+PREDICT = "predict"
+COMMAND = "command"
 
 
 class _Client:
@@ -211,6 +215,17 @@ def is_evaluate() -> bool:
 def is_submit_model() -> bool:
     """True when the server asks this site for its initial model."""
     return _task_name() == SUBMIT_MODEL
+
+
+def is_predict() -> bool:
+    """True when the server asks for predictions of the received model (metrics only)."""
+    return _task_name() == PREDICT
+
+
+def is_command() -> bool:
+    """True when the server sends a custom command: ``meta["command"]`` names it and
+    ``meta["parameters"]`` holds its parameters; answer with metrics."""
+    return _task_name() == COMMAND
 
 
 def get_site_name() -> str:

@@ -12,6 +12,7 @@ from cohort.server.api import admin, fleet, internal, observe, sites, studies, s
 from cohort.server.api.deps import Services
 from cohort.server.api.errors import install_error_handlers
 from cohort.server.config import ServerConfig
+from cohort.server.edge.app import create_edge_app
 from cohort.server.launcher import JobLauncher
 from cohort.server.rest.app import mount_rest
 from cohort.server.scheduler import Scheduler, settle_orphaned_jobs
@@ -58,7 +59,9 @@ def create_app(config: ServerConfig, server_url: str) -> FastAPI:
     app.include_router(system.router)
     app.include_router(system.fleet_router)
     app.include_router(tokens.router)
-    mount_rest(app, app.state.services, app.version)
+    rest = mount_rest(app, app.state.services, app.version)
+    # Served on its own listener (--edge-port) by run_server; same services and key limits.
+    app.state.edge_app = create_edge_app(app.state.services, rest.state.rate_limiter, app.version)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

@@ -62,6 +62,13 @@ class ServerConfig(BaseModel):
         description="Second port for the REST API: TLS without a client certificate (Bearer "
         "keys instead). None: only the mutual-TLS port, where /api/v1 works too.",
     )
+    edge_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of the edge API (seed 004; 8092 by convention): TLS without a client "
+        "certificate, Bearer keys. None: off.",
+    )
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     abort_grace: float = Field(
         default=5.0, ge=0, description="Seconds between SIGTERM and SIGKILL on abort."

@@ -1,8 +1,8 @@
 """Running the server process: uvicorn over mutual TLS with the server's startup kit, and
-optionally a second listener for the REST API (TLS without a client certificate).
+optionally listeners for the REST API and the edge API (TLS without a client certificate).
 
-Both listeners serve the same app in the same event loop, so REST calls, WebSocket events and
-the sites' long polls share one store, one notifier and one event hub.
+Every listener runs in the same event loop over the same services, so REST and edge calls,
+WebSocket events and the sites' long polls share one store, one notifier and one event hub.
 """
 
 from __future__ import annotations
@@ -81,18 +81,25 @@ def run_server(config: ServerConfig) -> None:
     }
     tls = server_ssl_kwargs(kit)
     servers = [_Listener(uvicorn.Config(app, host=host, port=port, lifespan="on", **common, **tls))]
-    if config.rest_port is not None:
-        # No client certificate here: callers prove who they are with Bearer keys, and the
-        # certificate-only routes (/admin, /fleet, /internal) see no identity and answer 401.
-        rest_tls = {**tls, "ssl_cert_reqs": ssl.CERT_NONE}
-        rest_tls.pop("ssl_ca_certs")
-        servers.append(
-            _Listener(
-                uvicorn.Config(
-                    app, host=host, port=config.rest_port, lifespan="off", **common, **rest_tls
+    # No client certificate on the REST and edge ports: callers prove who they are with
+    # Bearer keys, and the certificate-only routes (/admin, /fleet, /internal) see no identity
+    # and answer 401.
+    keyed_tls = {**tls, "ssl_cert_reqs": ssl.CERT_NONE}
+    keyed_tls.pop("ssl_ca_certs")
+    for extra_app, extra_port in ((app, config.rest_port), (app.state.edge_app, config.edge_port)):
+        if extra_port is not None:
+            servers.append(
+                _Listener(
+                    uvicorn.Config(
+                        extra_app,
+                        host=host,
+                        port=extra_port,
+                        lifespan="off",
+                        **common,
+                        **keyed_tls,
+                    )
                 )
             )
-        )
     restart = False
 
     def stop(again: bool) -> None:

@@ -6,6 +6,7 @@ from cohort.workflows.cyclic import Cyclic
 from cohort.workflows.fedavg import FedAvg
 from cohort.workflows.fedopt import FedAdagrad, FedAdam, FedAvgM, FedOpt, FedYogi
 from cohort.workflows.fedprox import FedProx
+from cohort.workflows.predict import Command, Predict
 from cohort.workflows.scaffold import Scaffold
 
 #: Built-in workflows by the name a job's config_fed_server.json uses.
@@ -20,10 +21,13 @@ WORKFLOWS: dict[str, type[Workflow]] = {
     "scaffold": Scaffold,
     "cyclic": Cyclic,
     "cross_site_eval": CrossSiteEval,
+    "predict": Predict,
+    "command": Command,
 }
 
 __all__ = [
     "WORKFLOWS",
+    "Command",
     "CrossSiteEval",
     "Cyclic",
     "FedAdagrad",
@@ -33,6 +37,7 @@ __all__ = [
     "FedOpt",
     "FedProx",
     "FedYogi",
+    "Predict",
     "RoundOutcome",
     "Scaffold",
     "Workflow",

@@ -3,7 +3,9 @@
 Used by experiments created over the REST API (``cohort.server.services.experiments``). Each
 site takes an IID share of the training rows, chosen by its site number (``site-<n>``) and the
 seed, scores every global model it receives on the shared held-out test rows, and trains it
-locally with full-batch gradient descent. Features are standardised with the mean and std of
+locally with full-batch gradient descent; a ``predict`` task gets the class counts its
+model predicts on those rows, and the custom command ``Custom_data_summary`` its row and
+feature counts. Features are standardised with the mean and std of
 the whole public data set: a fixed transform every site applies identically.
 """
 
@@ -91,7 +93,21 @@ def main() -> None:
             params = {"w": np.zeros((X.shape[1], k), np.float32), "b": np.zeros(k, np.float32)}
             flare.send(flare.FLModel(params=params, meta={"num_samples": len(y)}))
             continue
+        if flare.is_command():  # the one custom command this app knows
+            if model.meta.get("command") != "Custom_data_summary":
+                raise SystemExit(f"unknown command {model.meta.get('command')!r}")
+            summary = {"train_rows": len(y), "test_rows": len(y_te), "features": X.shape[1]}
+            flare.send(flare.FLModel(metrics={k: float(v) for k, v in summary.items()}))
+            continue
         metrics = evaluate(model.params, X_te, y_te)
+        if flare.is_predict():  # predictions on the held-out rows: how many of each class
+            predicted = probabilities(model.params, X_te).argmax(axis=1)
+            counts = {
+                f"predicted_{k}": float((predicted == k).sum()) for k in range(int(n_classes))
+            }
+            sent = {**counts, "accuracy": metrics["accuracy"], "rows": float(len(y_te))}
+            flare.send(flare.FLModel(metrics=sent, meta={"num_samples": len(y_te)}))
+            continue
         if flare.is_evaluate():
             flare.send(flare.FLModel(metrics=metrics, meta={"num_samples": len(y_te)}))
             continue

@@ -10,22 +10,20 @@ description and policy. Jobs submitted another way are experiments too (without 
 from __future__ import annotations
 
 import json
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotFound
-from cohort.jobfolder import zip_job_folder
-from cohort.recipes import RECIPES, FedAvgRecipe
-from cohort.recipes.scripts import TABULAR_DATASETS, TABULAR_SOFTMAX
+from cohort.recipes import RECIPES
+from cohort.recipes.scripts import TABULAR_DATASETS
 from cohort.schemas.records import JobRecord
 from cohort.schemas.rest import CreateExperiment, ExperimentCreated, StartTraining
 from cohort.server.policy import Action, authorize_key
 from cohort.server.services.events import iso
 from cohort.server.services.jobs import JobService
+from cohort.server.services.recipe_jobs import TabularJob, check_dataset
 from cohort.server.state import ServerState
 from cohort.states import JOB_TERMINAL, JobStatus
 from cohort.store import JobFilter
@@ -35,7 +33,6 @@ __all__ = ["DATASETS", "ExperimentService", "experiment_status"]
 
 #: Data sets the built-in site script trains on (scikit-learn's bundled ones).
 DATASETS = TABULAR_DATASETS
-SCRIPT = TABULAR_SOFTMAX
 DEFAULT_ROUNDS = 5
 DEFAULT_EPOCHS = 3
 DEFAULT_LR = 0.1
@@ -125,13 +122,6 @@ class ExperimentService:
                 "(cohort job submit) for the other recipes (cohort recipe list).",
                 details={"recipe": req.recipe},
             )
-        dataset = req.dataset_config.name.lower().replace("-", "_")
-        if dataset not in DATASETS:
-            raise InvalidRequest(
-                f"dataset {req.dataset_config.name!r} is not available to the built-in script",
-                hint=f"Use one of: {', '.join(DATASETS)}.",
-                details={"dataset": req.dataset_config.name},
-            )
         if req.dataset_config.split_strategy != "iid":
             raise InvalidRequest(
                 f"split strategy {req.dataset_config.split_strategy!r} is not supported",
@@ -139,28 +129,17 @@ class ExperimentService:
             )
         training = req.training_config
         shares = req.dataset_config.clients_count or max(len(self.state.connected_sites()), 1)
-        recipe = FedAvgRecipe(
+        return TabularJob(
             name=req.name,
-            train_script=SCRIPT,
-            num_rounds=training.rounds or DEFAULT_ROUNDS,
+            dataset=check_dataset(req.dataset_config.name),
+            rounds=training.rounds or DEFAULT_ROUNDS,
             min_clients=self._min_clients(req),
-            train_args=[
-                "--dataset",
-                dataset,
-                "--shares",
-                str(shares),
-                "--epochs",
-                str(training.local_epochs or DEFAULT_EPOCHS),
-                "--lr",
-                str(training.learning_rate or DEFAULT_LR),
-            ],
+            shares=shares,
+            epochs=training.local_epochs or DEFAULT_EPOCHS,
+            lr=training.learning_rate or DEFAULT_LR,
             task_timeout=TASK_TIMEOUT,
-            wait_after_min=5.0,
             policies=req.policy_config.job_policies(),
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = recipe.export(Path(tmp) / "job")
-            return zip_job_folder(folder, self.state.config.max_job_bytes)
+        ).archive(self.state.config.max_job_bytes)
 
     # -- start and stop ---------------------------------------------------------------------
     def active(self) -> JobRecord | None:

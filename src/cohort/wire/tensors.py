@@ -8,6 +8,7 @@ error code (PAYLOAD_INVALID) instead of whatever the parser raises.
 from __future__ import annotations
 
 import json
+import mmap
 import struct
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -38,6 +39,24 @@ _DTYPES = {
     "U32",
     "U64",
     "BOOL",
+}
+
+
+#: numpy's spelling of each safetensors dtype (little-endian, as the format stores them);
+#: BF16 has none, and is read through safetensors.
+_NUMPY_DTYPES = {
+    "F16": "<f2",
+    "F32": "<f4",
+    "F64": "<f8",
+    "I8": "i1",
+    "I16": "<i2",
+    "I32": "<i4",
+    "I64": "<i8",
+    "U8": "u1",
+    "U16": "<u2",
+    "U32": "<u4",
+    "U64": "<u8",
+    "BOOL": "?",
 }
 
 
@@ -141,13 +160,33 @@ def read_file_header(path: Path) -> dict[str, Any]:
 def iter_file_tensors(path: Path) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``(name, array)`` from a safetensors file one tensor at a time.
 
-    Only one tensor is in memory at once, which keeps aggregation O(model) however many
-    updates it folds in.
+    Each array is a copy-on-write view of the file's pages (``mmap`` with ``ACCESS_COPY``),
+    not a copy: folding an update reads it once, straight from the page cache, and nothing
+    the size of the update is allocated (a copy cost as much as the fold itself). The
+    arrays are writable; writes stay private to this process, never reach the file. The
+    artifact store replaces files by rename, never in place, so a mapped file cannot change
+    or shrink underneath. safetensors still checks the layout (offsets, sizes) first, as
+    it did when it made the copies.
     """
-    read_file_header(path)
+    header = read_file_header(path)
     try:
-        with safe_open(str(path), framework="numpy") as fh:
-            for name in fh.keys():  # noqa: SIM118 - safe_open is not a Mapping
-                yield name, fh.get_tensor(name)
+        with safe_open(str(path), framework="numpy") as fh, path.open("rb") as raw:
+            names = list(fh.keys())  # in file order, as before
+            pages = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_COPY)
+            (header_len,) = struct.unpack("<Q", pages[:8])
+            for name in names:
+                info = header[name]
+                dtype = _NUMPY_DTYPES.get(info["dtype"])
+                if dtype is None:
+                    yield name, fh.get_tensor(name)
+                    continue
+                start, stop = info["data_offsets"]
+                array = np.frombuffer(
+                    pages,
+                    dtype=dtype,
+                    count=(stop - start) // np.dtype(dtype).itemsize,
+                    offset=8 + header_len + start,
+                )
+                yield name, array.reshape(info["shape"])
     except SafetensorError as exc:
         raise _invalid(f"{path.name} is not valid safetensors: {exc}") from exc

@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-torch test-ray lint bench bench-full bench-cohort clean
+.PHONY: demo test test-torch test-ray fuzz-long lint bench bench-full bench-cohort clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ SCALEOUT_PYTHON ?= $(shell command -v python3.12 || command -v python3.13)
 .venv-scaleout:
 	$(SCALEOUT_PYTHON) -m venv .venv-scaleout
 	.venv-scaleout/bin/python -m pip install -q scaleout==1.1.0
+
+# The schemathesis fuzz runs of the admin and REST APIs with ten times the cases, new ones
+# each run (tests/fuzzing.py); part of the soak run, not of `make test`. Tens of minutes.
+fuzz-long: $(BIN)/.installed
+	COHORT_FUZZ_LONG=1 $(BIN)/pytest -p no:randomly -q tests/integration/test_admin_fuzz.py tests/rest/test_fuzz.py
 
 # Side by side with Flower and NVIDIA FLARE (installed once into bench-cache/): minutes.
 bench: $(BIN)/.installed

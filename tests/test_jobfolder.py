@@ -355,3 +355,47 @@ def test_damaged_member_is_refused_before_anything_is_written(job: Path, tmp_pat
     dest = tmp_path / "damaged"
     expect(ErrorCode.INVALID_JOB_DEFINITION, lambda: extract_job_zip(bytes(data), dest))
     assert not dest.exists()
+
+
+# ------------------------------------------------------------------------------- layouts that
+# cannot be unpacked as written: refused before anything is written
+
+
+@pytest.mark.parametrize(
+    ("extra", "code"),
+    [
+        ({"app/custom/train.py/inner": "x"}, ErrorCode.INVALID_JOB_DEFINITION),  # file and folder
+        ({"meta.json/x": "x"}, ErrorCode.INVALID_JOB_DEFINITION),
+        ({"app/custom/" + "a" * 256: "x"}, ErrorCode.INVALID_JOB_DEFINITION),
+        ({"/".join(["d" * 200] * 6): "x"}, ErrorCode.INVALID_JOB_DEFINITION),
+        ({"app/custom/a\nb.py": "x"}, ErrorCode.UNSAFE_PATH),
+        ({"app/custom/a\x7f.py": "x"}, ErrorCode.UNSAFE_PATH),
+    ],
+)
+def test_unwritable_layouts(
+    job: Path, tmp_path: Path, extra: dict[str, str], code: ErrorCode
+) -> None:
+    entries = job_entries(job)
+    entries.update(extra)
+    dest = tmp_path / "dest"
+    expect(code, lambda: extract_job_zip(zip_entries(entries), dest))
+    assert not dest.exists()
+
+
+def test_an_entry_named_twice_is_refused(job: Path) -> None:
+    buf = io.BytesIO()
+    with pytest.warns(UserWarning), zipfile.ZipFile(buf, "w") as zf:
+        for name, content in job_entries(job).items():
+            zf.writestr(name, content)
+        zf.writestr("app/./custom/train.py", "print('the other one')")  # same file, spelt apart
+        zf.writestr("app/custom/train.py", "print('the other one')")
+    err = expect(ErrorCode.INVALID_JOB_DEFINITION, lambda: validate_job_zip(buf.getvalue()))
+    assert "twice" in str(err)
+
+
+@pytest.mark.parametrize(
+    "text", ['{"name": NaN}', '{"name": "a\\u0000"}', "[" * 70 + "]" * 70, '{"x": "\\ud800"}']
+)
+def test_meta_that_a_store_could_not_keep(job: Path, text: str) -> None:
+    (job / "meta.json").write_text(text)
+    expect(ErrorCode.JOB_META_INVALID, lambda: validate_job_zip(zip_job_folder(job)))

@@ -159,6 +159,29 @@ def test_iter_file_tensors_is_lazy(tmp_path: Path) -> None:
     assert len(list(iterator)) == 2
 
 
+def test_file_tensors_are_private_writable_views(tmp_path: Path) -> None:
+    # Read through a copy-on-write mapping: every dtype and shape as saved, writable, and a
+    # write never reaches the file (an aggregator may scale an array in place).
+    params = {
+        "f16": np.arange(6, dtype=np.float16).reshape(2, 3),
+        "i64": np.arange(-3, 3, dtype=np.int64),
+        "u8": np.arange(7, dtype=np.uint8),
+        "flag": np.array([True, False, True]),
+        "scalar": np.array(2.5),
+        "empty": np.zeros((0, 4), dtype=np.float32),
+    }
+    path = tmp_path / "m.safetensors"
+    data = encode_tensors(params)
+    path.write_bytes(data)
+    for name, array in iter_file_tensors(path):
+        np.testing.assert_array_equal(array, params[name])
+        assert (array.dtype, array.shape) == (params[name].dtype, params[name].shape)
+        assert array.flags.writeable
+        array[...] = 1
+    assert path.read_bytes() == data
+    assert dict(iter_file_tensors(path))["i64"].tolist() == [-3, -2, -1, 0, 1, 2]
+
+
 @pytest.mark.parametrize("content", [b"", b"1234", b"\x10" + b"\x00" * 7 + b"{}"])
 def test_iter_file_tensors_refuses_bad_files(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "bad.safetensors"

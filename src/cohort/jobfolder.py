@@ -8,7 +8,6 @@ and nothing is written until the whole archive has been checked.
 from __future__ import annotations
 
 import io
-import json
 import stat
 import zipfile
 import zlib
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from cohort.errors import ErrorCode, InvalidRequest, PayloadTooLarge
 from cohort.schemas.job import ClientAppConfig, JobMeta, ServerAppConfig
+from cohort.strictjson import loads_strict
 
 __all__ = [
     "CLIENT_CONFIG",
@@ -35,6 +35,11 @@ SERVER_CONFIG = "config/config_fed_server.json"
 CLIENT_CONFIG = "config/config_fed_client.json"
 DEFAULT_MAX_JOB_BYTES = 50 * 1024 * 1024
 _MAX_ENTRIES = 10_000
+#: Largest meta.json or app configuration read.
+_MAX_JSON_BYTES = 4 * 1024 * 1024
+#: Longest entry name and path component most filesystems can create (bytes, as UTF-8).
+_MAX_NAME_BYTES = 1024
+_MAX_PART_BYTES = 255
 
 
 @dataclass(frozen=True)
@@ -94,13 +99,46 @@ def _safe_name(name: str) -> str:
         or any(part in ("..", "") for part in PurePosixPath(name.rstrip("/")).parts)
         or not path.parts  # "." names the folder itself, not a file in it
         or ":" in path.parts[0]
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in name)
     ):
         raise _defect(
             ErrorCode.UNSAFE_PATH,
-            f"archive entry {name!r} would land outside the job folder",
-            hint="Job archives may hold only relative paths inside the job folder.",
+            f"archive entry {name!r} would land outside the job folder or is not a plain name",
+            hint="Job archives may hold only relative paths inside the job folder, "
+            "without control characters.",
         )
     return name
+
+
+def _check_layout(infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse archives that cannot be unpacked as written: an entry named twice (which copy
+    is the job?), a name that is both a file and a folder, names too long to create."""
+    files: set[str] = set()
+    folders: set[str] = set()
+    for info in infos:
+        name = PurePosixPath(info.filename.rstrip("/"))
+        encoded = str(name).encode("utf-8", "surrogateescape")
+        if len(encoded) > _MAX_NAME_BYTES or any(
+            len(part.encode("utf-8", "surrogateescape")) > _MAX_PART_BYTES for part in name.parts
+        ):
+            raise _defect(
+                ErrorCode.INVALID_JOB_DEFINITION,
+                f"archive entry name {info.filename[:80]!r}... is too long",
+                hint=f"Names may be {_MAX_NAME_BYTES} bytes, each folder or file name "
+                f"{_MAX_PART_BYTES}.",
+            )
+        folders.update(str(parent) for parent in name.parents if str(parent) != ".")
+        if info.is_dir():
+            folders.add(str(name))
+        elif str(name) in files:
+            raise _defect(ErrorCode.INVALID_JOB_DEFINITION, f"archive entry {name} appears twice")
+        else:
+            files.add(str(name))
+    if clash := sorted(files & folders):
+        raise _defect(
+            ErrorCode.INVALID_JOB_DEFINITION,
+            f"archive entry {clash[0]} is both a file and a folder",
+        )
 
 
 def _strip_wrapper(names: list[str]) -> str:
@@ -140,6 +178,7 @@ def validate_job_zip(data: bytes, max_bytes: int = DEFAULT_MAX_JOB_BYTES) -> Job
             _safe_name(info.filename)
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise _defect(ErrorCode.UNSAFE_PATH, f"archive entry {info.filename!r} is a link")
+        _check_layout(infos)
         # Read every entry once (bounded by the declared sizes checked above), so a damaged,
         # encrypted or oddly compressed member is refused here, not half-way through extracting.
         try:
@@ -160,11 +199,10 @@ def validate_job_zip(data: bytes, max_bytes: int = DEFAULT_MAX_JOB_BYTES) -> Job
 
 def _read_json(zf: zipfile.ZipFile, name: str, max_bytes: int) -> object:
     with zf.open(name) as fh:
-        raw = fh.read(min(max_bytes, 4 * 1024 * 1024) + 1)
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except RecursionError as exc:  # nesting deeper than the parser's stack
-        raise ValueError(f"{name} nests too deeply") from exc
+        raw = fh.read(min(max_bytes, _MAX_JSON_BYTES) + 1)
+    if len(raw) > _MAX_JSON_BYTES:
+        raise ValueError(f"over {_MAX_JSON_BYTES} bytes")
+    return loads_strict(raw)  # the callers' messages name the file
 
 
 _M = TypeVar("_M", bound=BaseModel)

@@ -7,10 +7,11 @@ import asyncio
 import pytest
 
 from cohort.cli.token import parse_duration
-from cohort.errors import ErrorCode
+from cohort.errors import ErrorCode, InvalidRequest
 from cohort.server.config import RateLimit
 from cohort.server.notify import EventHub
 from cohort.server.rest.ratelimit import RateLimiter
+from cohort.server.rest.routes_models import _check_metrics
 
 
 class Clock:
@@ -78,3 +79,11 @@ def test_event_hub_fans_out_and_drops_oldest_for_slow_readers() -> None:
         assert fast.empty() and hub.subscribers == 1
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "{", '{"loss": "x"}', "[1, 2]"])
+def test_update_metrics_that_are_not_an_object_of_numbers(text: str) -> None:
+    # Nesting deeper than the parser's stack is a 400 like any other bad JSON, not a 500.
+    with pytest.raises(InvalidRequest) as info:
+        _check_metrics(text)
+    assert info.value.code == ErrorCode.INVALID_REQUEST

@@ -8,10 +8,11 @@ error code (PAYLOAD_INVALID) instead of whatever the parser raises.
 from __future__ import annotations
 
 import json
+import mmap
 import struct
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from safetensors import SafetensorError, safe_open
@@ -38,6 +39,24 @@ _DTYPES = {
     "U32",
     "U64",
     "BOOL",
+}
+
+
+#: numpy's spelling of each safetensors dtype (little-endian, as the format stores them);
+#: BF16 has none, and is read through safetensors.
+_NUMPY_DTYPES = {
+    "F16": "<f2",
+    "F32": "<f4",
+    "F64": "<f8",
+    "I8": "i1",
+    "I16": "<i2",
+    "I32": "<i4",
+    "I64": "<i8",
+    "U8": "u1",
+    "U16": "<u2",
+    "U32": "<u4",
+    "U64": "<u8",
+    "BOOL": "?",
 }
 
 
@@ -138,16 +157,46 @@ def read_file_header(path: Path) -> dict[str, Any]:
         return check_header(prefix + fh.read(n), size)
 
 
+def _map_tensor(raw: BinaryIO, offset: int, size: int, dtype: str) -> np.ndarray:
+    """``size`` bytes at ``offset`` of ``raw`` as a flat array over a mapping of just them:
+    the pages are let go with the array, so only one tensor of a file is mapped at once."""
+    count = size // np.dtype(dtype).itemsize
+    if count == 0:
+        return np.empty(0, dtype=dtype)
+    aligned = offset - offset % mmap.ALLOCATIONGRANULARITY  # mmap offsets are page-aligned
+    pages = mmap.mmap(
+        raw.fileno(), offset + size - aligned, access=mmap.ACCESS_COPY, offset=aligned
+    )
+    return np.frombuffer(pages, dtype=dtype, count=count, offset=offset - aligned)
+
+
 def iter_file_tensors(path: Path) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``(name, array)`` from a safetensors file one tensor at a time.
 
-    Only one tensor is in memory at once, which keeps aggregation O(model) however many
-    updates it folds in.
+    Each array is a copy-on-write view of the file's pages (``mmap`` with ``ACCESS_COPY``,
+    one mapping a tensor, released with the array), not a copy: folding an update reads it
+    once, straight from the page cache, and nothing the size of the update is allocated (a
+    copy cost as much as the fold itself). The arrays are writable; writes stay private to
+    this process, never reach the file. The artifact store replaces files by rename, never
+    in place, so a mapped file cannot change or shrink underneath. safetensors still checks
+    the layout (offsets, sizes) first, as it did when it made the copies.
     """
-    read_file_header(path)
+    header = read_file_header(path)
     try:
-        with safe_open(str(path), framework="numpy") as fh:
-            for name in fh.keys():  # noqa: SIM118 - safe_open is not a Mapping
-                yield name, fh.get_tensor(name)
+        with safe_open(str(path), framework="numpy") as fh, path.open("rb") as raw:
+            (header_len,) = struct.unpack("<Q", raw.read(8))
+            for name in list(fh.keys()):  # in file order, as before
+                info = header[name]
+                dtype = _NUMPY_DTYPES.get(info["dtype"])
+                if dtype is None:
+                    yield name, fh.get_tensor(name)
+                    continue
+                start, stop = info["data_offsets"]
+                yield (
+                    name,
+                    _map_tensor(raw, 8 + header_len + start, stop - start, dtype).reshape(
+                        info["shape"]
+                    ),
+                )
     except SafetensorError as exc:
         raise _invalid(f"{path.name} is not valid safetensors: {exc}") from exc

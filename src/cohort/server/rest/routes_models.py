@@ -72,7 +72,7 @@ def _check_metrics(text: str | None) -> None:
         return
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting past the parser's stack is not JSON here
         raise InvalidRequest("metrics is not valid JSON") from None
     if not isinstance(value, dict) or not all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()

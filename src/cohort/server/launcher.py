@@ -11,6 +11,7 @@ import sys
 from cohort.errors import NotFound
 from cohort.proc import kill_group
 from cohort.schemas.records import JobRecord
+from cohort.server.job_env import RESUME_ENV
 from cohort.server.services.jobs import settle_ended_job
 from cohort.server.services.logstore import server_log_key
 from cohort.server.state import ServerState
@@ -45,9 +46,10 @@ class JobLauncher:
         """Job id -> pid of the live server job processes."""
         return {job: p.pid for job, p in self._procs.items() if p.returncode is None}
 
-    async def start(self, job: JobRecord) -> None:
+    async def start(self, job: JobRecord, *, resume: bool = False) -> None:
         """Start the job's server process in its own process group (so abort can kill the
-        whole tree), with its output going to the job's server log."""
+        whole tree), with its output going to the job's server log; ``resume`` starts it
+        after a server restart, to continue from the last completed round."""
         arts = self.state.artifacts
         log_path = arts.path(server_log_key(job.job_id))
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,6 +61,7 @@ class JobLauncher:
             "COHORT_ARTIFACTS": str(self.state.artifacts_root),
             "PYTHONUNBUFFERED": "1",
             "COHORT_PARENT_PID": str(os.getpid()),
+            RESUME_ENV: "1" if resume else "",
         }
         with log_path.open("ab") as out:
             proc = await asyncio.create_subprocess_exec(

@@ -89,6 +89,7 @@ class FedAvg(Workflow):
     """Federated averaging (McMahan et al., 2017)."""
 
     args_model: ClassVar[type[FedAvgArgs]] = FedAvgArgs
+    resumable = True  # a round's global model is its whole state
 
     def __init__(self, **args: Any) -> None:
         super().__init__(**args)
@@ -100,8 +101,14 @@ class FedAvg(Workflow):
         """Run ``num_rounds`` rounds, then a validation of the final model."""
         cfg = self.config
         min_clients = cfg.min_clients or ctx.min_clients
-        model_key = self._initial_model(ctx)
-        for rnd in range(1, cfg.num_rounds + 1):
+        resumed = ctx.checkpoint()
+        if resumed is None:
+            first, model_key = 1, self._initial_model(ctx)
+        else:
+            done, model_key, self.global_params = resumed
+            first = done + 1
+            ctx.log(f"resuming after round {done} of {cfg.num_rounds}")
+        for rnd in range(first, cfg.num_rounds + 1):
             ctx.set_progress(rnd, cfg.num_rounds, f"round {rnd} of {cfg.num_rounds}: training")
             sites = sample_sites(
                 ctx.sites,

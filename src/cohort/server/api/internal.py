@@ -51,6 +51,10 @@ class CreateTasks(BaseModel):
     model_key: str
     timeout: float = Field(gt=0)
     meta: dict[str, Any] = Field(default_factory=dict)
+    reuse: bool = Field(
+        default=False,
+        description="Resumed job: hand back a site's open or DONE task of this round and name.",
+    )
 
 
 class TasksQuery(BaseModel):
@@ -92,9 +96,15 @@ async def get_job(job_id: str, _: Server, svc: Svc) -> JobRecord:
 
 
 @router.post("/running", response_model=JobRecord)
-async def running(job_id: str, _: Server, svc: Svc) -> JobRecord:
-    """The job process is up: DISPATCHED -> RUNNING."""
-    return svc.work.mark_running(job_id)
+async def running(job_id: str, _: Server, svc: Svc, resume: bool = False) -> JobRecord:
+    """The job process is up: DISPATCHED -> RUNNING (a resumed job may be RUNNING already)."""
+    return svc.work.mark_running(job_id, resume)
+
+
+@router.get("/rounds", response_model=list[RoundRecord])
+async def rounds(job_id: str, _: Server, svc: Svc) -> list[RoundRecord]:
+    """The job's model trail (a resumed job continues after its last round)."""
+    return svc.jobs.rounds(job_id)
 
 
 @router.post("/tasks", response_model=TaskBatch)
@@ -109,6 +119,7 @@ async def create_tasks(job_id: str, req: CreateTasks, _: Server, svc: Svc) -> Ta
         model_key=req.model_key,
         timeout=req.timeout,
         meta=req.meta,
+        reuse=req.reuse,
     )
 
 

@@ -136,3 +136,52 @@ def wait_no_job_processes_on_server(federation: Federation, job_id: str) -> None
     while [p for p in job_pids(job_id) if "cohort.server.job_process" in cmdline(p)]:
         assert time.monotonic() < deadline, "the server job process outlived its server"
         time.sleep(0.1)
+
+
+def test_a_workflow_that_cannot_resume_is_abandoned_with_the_reason(
+    tmp_path: Path, cohort_home: Path
+) -> None:
+    # FedAdam's server optimizer moments are not saved per round: after a crash the job is
+    # settled ABANDONED, saying why, and every process of it stops.
+    with Federation(tmp_path, 2) as federation:
+        federation.start_server(env={FAULT_ENV: "round_saved:2"})
+        for site in federation.sites:
+            federation.start_site(site)
+        wait_until_connected(federation.layout, federation.sites, 30)
+        job = real_job(tmp_path / "job", "fedadam", {"num_rounds": NUM_ROUNDS}, SCRIPT_ARGS)
+        job_id = federation.submit(job)
+        assert federation.procs["server"].wait(120) == -signal.SIGKILL
+
+        federation.start_server()
+        wait_until_connected(federation.layout, federation.sites, 60)
+        record = federation.api.get_job(job_id)  # settled before anyone was answered
+        assert record.status == JobStatus.ABANDONED, record
+        assert "cannot resume" in record.status_reason, record.status_reason
+        assert "fedadam" in record.status_reason, record.status_reason
+        assert "restarts" not in record.meta
+        assert [r.round for r in federation.api.rounds(job_id)] == [0, 1]
+        wait_no_job_processes(job_id)
+
+
+def test_a_graceful_server_restart_resumes_the_running_job(
+    reference: dict[str, np.ndarray], tmp_path: Path, cohort_home: Path
+) -> None:
+    from cohort.admin import TargetType, new_secure_session
+
+    with Federation(tmp_path, 2) as federation:
+        federation.start()
+        job_id = federation.submit(_job(tmp_path / "job"))
+        federation.wait_for(job_id, lambda r: bool(federation.api.rounds(job_id)), timeout=120)
+        sess = new_secure_session(
+            "admin@cohort.local", str(federation.layout.admin_kit), timeout=10
+        )
+        try:
+            reply = sess.restart(TargetType.SERVER, wait=True, timeout=60)
+        finally:
+            sess.close()
+        assert reply == {"status": "ok", "server_status": "restarted"}, reply
+        record = federation.wait_for(job_id, _ended, timeout=180)
+        assert record.status == JobStatus.FINISHED_OK, record
+        assert record.meta["restarts"] == 1, record.meta
+        final = _final_model(federation, job_id)
+        assert all(final[k].tobytes() == reference[k].tobytes() for k in reference)

@@ -41,6 +41,9 @@ class JobLauncher:
         self.server_url = server_url
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._watchers: set[asyncio.Task[None]] = set()
+        #: Set by :meth:`stop_all`: job processes stopped with the server leave their jobs
+        #: RUNNING, for the next start to resume (see cohort.server.recovery).
+        self._shutting_down = False
 
     def running(self) -> dict[str, int]:
         """Job id -> pid of the live server job processes."""
@@ -83,6 +86,8 @@ class JobLauncher:
         code = await proc.wait()
         self._procs.pop(job_id, None)
         kill_group(proc.pid, signal.SIGKILL)  # anything the job process left behind
+        if self._shutting_down:
+            return
         try:
             job = self.state.store.get_job(job_id)
         except NotFound:
@@ -110,5 +115,6 @@ class JobLauncher:
             await proc.wait()
 
     async def stop_all(self) -> None:
-        """Stop every job process (server shutdown)."""
+        """Stop every job process (server shutdown); their jobs resume at the next start."""
+        self._shutting_down = True
         await asyncio.gather(*(self.stop(job) for job in list(self._procs)))

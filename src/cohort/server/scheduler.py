@@ -104,8 +104,8 @@ class Scheduler:
     def reap_once(self) -> None:
         """Time out overdue tasks; fail the open tasks of sites whose heartbeats stopped."""
         store, now = self.state.store, self.state.clock()
-        # Just after a (re)start every site's last heartbeat is old: give them time to come
-        # back before their tasks are failed as lost.
+        # Just after a (re)start, sites not heard from since are given time to come back
+        # before their tasks (of resumed jobs) are failed as lost.
         settling = now - self.state.started < resume_wait(self.state)
         sites = {s.name: s for s in store.list_sites()}
         active = store.list_jobs(JobFilter(statuses=[JobStatus.DISPATCHED, JobStatus.RUNNING]))
@@ -118,7 +118,7 @@ class Scheduler:
                     continue
                 site = sites.get(site_name)
                 if site is None or not self.state.is_connected(site, now):
-                    if settling:
+                    if settling and (site is None or site.last_seen < self.state.started):
                         continue
                     if site_name not in lost_noted:
                         record_site_error(

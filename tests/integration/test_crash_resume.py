@@ -22,6 +22,7 @@ from cohort.faults import FAULT_ENV
 from cohort.provision.processes import wait_until_connected
 from cohort.schemas.records import JobRecord
 from cohort.server.services.logstore import server_log_key
+from cohort.server.services.retention import best_round
 from cohort.states import JOB_TERMINAL, JobStatus
 from cohort.store import open_store
 from tests.algorithms.realdata import real_job
@@ -43,8 +44,12 @@ KILL_POINTS = [
 ]
 
 
+#: Retention on: a resumed job needs only its last round's model.
+ARGS = {"num_rounds": NUM_ROUNDS, "wait_after_min": 30.0, "keep_rounds": 2}
+
+
 def _job(tmp: Path) -> Path:
-    return real_job(tmp, "fedavg", {"num_rounds": NUM_ROUNDS, "wait_after_min": 30.0}, SCRIPT_ARGS)
+    return real_job(tmp, "fedavg", ARGS, SCRIPT_ARGS)
 
 
 def _final_model(federation: Federation, job_id: str) -> dict[str, np.ndarray]:
@@ -110,6 +115,13 @@ def test_server_killed_at_a_fault_point_resumes_the_job(
         # Each site's update counted once per round: one stored update per (round, site).
         rounds = federation.api.rounds(job_id)
         assert [r.num_updates for r in rounds[1:]] == [2] * NUM_ROUNDS, rounds
+        # keep_rounds 2: the last two rounds' models and the best one are on disk.
+        kept = {
+            r.round
+            for r in rounds
+            if (federation.server_ws() / "artifacts" / r.model_path).exists()
+        }
+        assert kept == {NUM_ROUNDS - 1, NUM_ROUNDS, best_round(rounds, "accuracy")}, rounds
         store = open_store(None, federation.server_ws())
         try:
             tasks = {t.task_id: t for t in store.list_tasks(job_id)}

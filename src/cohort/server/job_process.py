@@ -59,6 +59,7 @@ class HttpWorkflowContext(WorkflowContext):
         self.total_rounds = 0
         self.pending_progress: dict[str, Any] | None = None
         self.pending_metrics: dict[int, dict[str, float]] = {}
+        self.retention: dict[str, Any] = {}  # keep_rounds / best_metric, sent with each round
         #: Started again after a server restart: continue from the last completed round.
         self.resuming = os.environ.get(RESUME_ENV) == "1"
         job = self.call("GET", "")
@@ -195,11 +196,16 @@ class HttpWorkflowContext(WorkflowContext):
                 "model_key": key,
                 "num_updates": num_updates,
                 "num_samples": num_samples,
+                "retention": self.retention,
                 "bookkeeping": self.bookkeeping(),
             },
         )
         fault_point("round_saved")
         return key
+
+    def set_retention(self, keep_rounds: int | None, best_metric: str | None) -> None:
+        """Sent with every round; the API process prunes older models after recording it."""
+        self.retention = {"keep_rounds": keep_rounds, "best_metric": best_metric}
 
     def checkpoint(self) -> tuple[int, str, dict[str, np.ndarray]] | None:
         """The last recorded round, when resuming; its model is checked against the

@@ -102,6 +102,11 @@ class WorkflowContext(abc.ABC):
     def log(self, message: str) -> None:
         """Write a line to the server job log."""
 
+    def set_retention(self, keep_rounds: int | None, best_metric: str | None) -> None:  # noqa: B027
+        """Keep only the last ``keep_rounds`` global models (plus the round with the highest
+        ``best_metric``); None keeps every one. The server applies it; the simulator keeps
+        every round."""
+
     def checkpoint(self) -> tuple[int, str, dict[str, np.ndarray]] | None:
         """For a job resumed after a server restart: its last completed round, that round's
         global model key and tensors. None for a job that starts afresh (always, in the

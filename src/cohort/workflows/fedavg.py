@@ -77,6 +77,17 @@ class FedAvgArgs(BaseModel):
         default=None, ge=1, description="Number of sites asked each round."
     )
     sample_seed: int = Field(default=0, description="Seed of the per-round site sample.")
+    keep_rounds: int | None = Field(
+        default=None,
+        ge=1,
+        description="Global models kept on the server: the last N rounds' (plus the best); "
+        "None keeps every round's.",
+    )
+    best_metric: str | None = Field(
+        default="accuracy",
+        description="With keep_rounds: the round with the highest value of this metric is "
+        "kept too.",
+    )
 
     @model_validator(mode="after")
     def _one_sampling(self) -> FedAvgArgs:
@@ -101,6 +112,7 @@ class FedAvg(Workflow):
         """Run ``num_rounds`` rounds, then a validation of the final model."""
         cfg = self.config
         min_clients = cfg.min_clients or ctx.min_clients
+        ctx.set_retention(cfg.keep_rounds, cfg.best_metric)
         resumed = ctx.checkpoint()
         if resumed is None:
             first, model_key = 1, self._initial_model(ctx)

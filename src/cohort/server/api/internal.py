@@ -15,6 +15,7 @@ from cohort.schemas.records import JobRecord, RoundRecord
 from cohort.server.api.auth import server_identity
 from cohort.server.api.deps import Services, services
 from cohort.server.services.events import publish_round_completed
+from cohort.server.services.retention import Retention, prune_models
 from cohort.server.services.work import TaskBatch, TasksState
 from cohort.tls import Identity
 
@@ -79,6 +80,7 @@ class NewRound(BaseModel):
     model_key: str
     num_updates: int = Field(ge=0)
     num_samples: int = Field(ge=0)
+    retention: Retention = Field(default_factory=Retention)
 
 
 class Finish(BaseModel):
@@ -146,6 +148,7 @@ async def add_round(job_id: str, req: NewRound, _: Server, svc: Svc) -> RoundRec
         num_samples=req.num_samples,
     )
     _apply(svc, job_id, req.bookkeeping)  # after: metrics may be for this very round
+    prune_models(svc.state, job_id, req.retention)  # after: metrics decide the best round
     publish_round_completed(svc.state, record)  # after: it carries the metrics just applied
     return record
 

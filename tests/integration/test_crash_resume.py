@@ -68,7 +68,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]
     """The global model of the same job run without any fault."""
     tmp = tmp_path_factory.mktemp("reference")
     with Federation(tmp, 2) as federation:
-        federation.start()
+        federation.start(timeout=120)
         job_id = federation.submit(_job(tmp / "job"))
         record = federation.wait(job_id, timeout=180)
         assert record.status == JobStatus.FINISHED_OK, record
@@ -87,7 +87,7 @@ def test_server_killed_at_a_fault_point_resumes_the_job(
         federation.start_server(env={FAULT_ENV: point})
         for site in federation.sites:
             federation.start_site(site)
-        wait_until_connected(federation.layout, federation.sites, 30)
+        wait_until_connected(federation.layout, federation.sites, 120)
         job_id = federation.submit(_job(tmp_path / "job"))
 
         server = federation.procs["server"]
@@ -98,7 +98,7 @@ def test_server_killed_at_a_fault_point_resumes_the_job(
         wait_no_job_processes_on_server(federation, job_id)
 
         federation.start_server()  # the same workspace and store, no fault armed
-        wait_until_connected(federation.layout, federation.sites, 60)
+        wait_until_connected(federation.layout, federation.sites, 120)
         record = federation.wait_for(job_id, _ended, timeout=180)
         assert record.status == JobStatus.FINISHED_OK, record
         assert record.meta["restarts"] == 1, record.meta
@@ -159,13 +159,13 @@ def test_a_workflow_that_cannot_resume_is_abandoned_with_the_reason(
         federation.start_server(env={FAULT_ENV: "round_saved:2"})
         for site in federation.sites:
             federation.start_site(site)
-        wait_until_connected(federation.layout, federation.sites, 30)
+        wait_until_connected(federation.layout, federation.sites, 120)
         job = real_job(tmp_path / "job", "fedadam", {"num_rounds": NUM_ROUNDS}, SCRIPT_ARGS)
         job_id = federation.submit(job)
         assert federation.procs["server"].wait(120) == -signal.SIGKILL
 
         federation.start_server()
-        wait_until_connected(federation.layout, federation.sites, 60)
+        wait_until_connected(federation.layout, federation.sites, 120)
         record = federation.api.get_job(job_id)  # settled before anyone was answered
         assert record.status == JobStatus.ABANDONED, record
         assert "cannot resume" in record.status_reason, record.status_reason
@@ -181,14 +181,14 @@ def test_a_graceful_server_restart_resumes_the_running_job(
     from cohort.admin import TargetType, new_secure_session
 
     with Federation(tmp_path, 2) as federation:
-        federation.start()
+        federation.start(timeout=120)
         job_id = federation.submit(_job(tmp_path / "job"))
         federation.wait_for(job_id, lambda r: bool(federation.api.rounds(job_id)), timeout=120)
         sess = new_secure_session(
             "admin@cohort.local", str(federation.layout.admin_kit), timeout=10
         )
         try:
-            reply = sess.restart(TargetType.SERVER, wait=True, timeout=60)
+            reply = sess.restart(TargetType.SERVER, wait=True, timeout=120)
         finally:
             sess.close()
         assert reply == {"status": "ok", "server_status": "restarted"}, reply

@@ -51,7 +51,7 @@ def _script_pid(job_id: str, site: str) -> int:
 def test_site_cut_off_past_the_task_timeout_gets_its_stale_result_refused_and_rejoins(
     federation: Federation, tmp_path: Path
 ) -> None:
-    federation.start()
+    federation.start(timeout=120)
     release, back = tmp_path / "release", tmp_path / "site-3-back"
     # site-3 holds its round-2 result until released; site-1 waits in round 5 until site-3
     # is back, so the last round certainly asks site-3 again. A refused result is caught,

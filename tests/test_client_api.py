@@ -309,3 +309,24 @@ def test_unsendable_metrics_or_meta_is_a_coded_error_and_the_task_stays(
     assert transport.sent == []
     flare.send(flare.FLModel(params={}, metrics={"loss": 0.5}))  # the task can still be answered
     assert len(transport.sent) == 1
+
+
+class RefusingTransport(FakeTransport):
+    """Refuses the result of the first task as stale, as a server does for a timed-out task."""
+
+    def send_result(self, task: TaskHeader, payload: bytes) -> None:
+        if task.task_id == "train-1":
+            raise CohortError("task train-1 is TIMEOUT", code=ErrorCode.TASK_NOT_ACTIVE)
+        super().send_result(task, payload)
+
+
+def test_a_refused_stale_result_drops_the_task_so_the_next_receive_gets_the_current_one() -> None:
+    transport = RefusingTransport([make_task("train", 1), make_task("train", 2)])
+    flare.init(transport=transport, site="site-1", job_id="job-1")
+    assert flare.receive().current_round == 1  # type: ignore[union-attr]
+    with pytest.raises(CohortError) as info:
+        flare.send(flare.FLModel(params={}), clear_cache=False)
+    assert info.value.code == ErrorCode.TASK_NOT_ACTIVE
+    assert flare.receive().current_round == 2  # type: ignore[union-attr]
+    flare.send(flare.FLModel(params={}))
+    assert [t.task_id for t, _ in transport.sent] == ["train-2"]

@@ -96,7 +96,7 @@ class Federation:
         """Names of every provisioned site."""
         return sorted(self.layout.site_kits)
 
-    def _spawn(self, name: str, argv: list[str]) -> None:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         out = (self.logs / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "cohort.cli.main", *argv],
@@ -104,12 +104,12 @@ class Federation:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         out.close()
 
-    def start_server(self) -> None:
-        """Start (or restart) the server process."""
+    def start_server(self, env: dict[str, str] | None = None) -> None:
+        """Start (or restart) the server process, with ``env`` added to its environment."""
         self._spawn(
             "server",
             [
@@ -120,6 +120,7 @@ class Federation:
                 *(["--job-log-streaming"] if self.job_log_streaming else []),
                 *self.server_args,
             ],
+            env,
         )  # fmt: skip
 
     def start_site(self, name: str) -> None:

@@ -272,6 +272,15 @@ def test_update_job_appends_site_errors(store: StateStore) -> None:
     assert job.version == 3
 
 
+def test_update_job_merges_meta_keys(store: StateStore) -> None:
+    before = make_job(store)
+    store.update_job("job-1", merge_meta={"restarts": 1, "resumed_from_round": None})
+    job = store.update_job("job-1", merge_meta={"restarts": 2, "resumed_from_round": 3})
+    assert job.meta == {**before.meta, "restarts": 2, "resumed_from_round": 3}
+    assert job.status == before.status
+    assert store.get_job("job-1").meta == job.meta
+
+
 def test_update_job_never_changes_status_nor_its_reason_when_terminal(store: StateStore) -> None:
     make_job(store)
     drive(store, "job-1", JobStatus.RUNNING)

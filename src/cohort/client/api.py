@@ -17,7 +17,7 @@ from pydantic_core import PydanticSerializationError
 
 from cohort.client.model import FLModel, ParamsType
 from cohort.client.transport import ClientTransport, HttpTransport, ReceivedTask
-from cohort.errors import Conflict, ErrorCode, InvalidRequest
+from cohort.errors import CohortError, Conflict, ErrorCode, InvalidRequest
 from cohort.wire.payload import PayloadHeader, encode_payload
 
 __all__ = [
@@ -178,7 +178,14 @@ def send(model: FLModel, clear_cache: bool = True) -> None:
             hint="metrics must be finite numbers; meta values must be JSON types "
             "(use float(x) / x.tolist() for numpy values).",
         ) from exc
-    client.transport.send_result(task.task, payload)
+    try:
+        client.transport.send_result(task.task, payload)
+    except CohortError as exc:
+        if exc.code == ErrorCode.TASK_NOT_ACTIVE:
+            # The server no longer wants this task (timed out, round closed, superseded):
+            # drop it, so a script that catches this gets the current task next.
+            client.current = None
+        raise
     if clear_cache:
         client.current = None
 

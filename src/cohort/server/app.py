@@ -14,8 +14,9 @@ from cohort.server.api.errors import install_error_handlers
 from cohort.server.config import ServerConfig
 from cohort.server.edge.app import create_edge_app
 from cohort.server.launcher import JobLauncher
+from cohort.server.recovery import recover_jobs, resume_jobs
 from cohort.server.rest.app import mount_rest
-from cohort.server.scheduler import Scheduler, settle_orphaned_jobs
+from cohort.server.scheduler import Scheduler
 from cohort.server.state import ServerState
 from cohort.store import FileArtifactStore, open_store
 
@@ -35,14 +36,18 @@ def create_app(config: ServerConfig, server_url: str) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        settle_orphaned_jobs(state)  # before any site is served
-        task = asyncio.create_task(Scheduler(state).run())
+        resumed = recover_jobs(state)  # before any site is served
+        tasks = [
+            asyncio.create_task(Scheduler(state).run()),
+            asyncio.create_task(resume_jobs(state, resumed)),
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             assert state.launcher is not None
             await state.launcher.stop_all()
             store.close()

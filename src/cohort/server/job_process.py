@@ -21,15 +21,18 @@ import httpx
 import numpy as np
 
 from cohort.errors import CohortError, ErrorCode
+from cohort.faults import fault_point
 from cohort.httpclient import check_response, connection_error, kit_client
 from cohort.jobfolder import SERVER_CONFIG
 from cohort.logconfig import DEFAULT_LEVEL, DEFAULT_MODE, FORMATS, LogConfigWatcher
 from cohort.proc import die_with_parent
 from cohort.provision.kit import load_kit
 from cohort.schemas.job import JobMeta, ServerAppConfig
-from cohort.schemas.records import UpdateRecord
+from cohort.schemas.records import RoundRecord, UpdateRecord
+from cohort.server.job_env import RESUME_ENV
 from cohort.states import JOB_TERMINAL
 from cohort.store import FileArtifactStore
+from cohort.store.artifacts import TEMP_SUFFIX
 from cohort.wire.payload import PayloadHeader, encode_payload
 from cohort.wire.tensors import iter_file_tensors
 from cohort.workflows import WORKFLOWS
@@ -56,6 +59,9 @@ class HttpWorkflowContext(WorkflowContext):
         self.total_rounds = 0
         self.pending_progress: dict[str, Any] | None = None
         self.pending_metrics: dict[int, dict[str, float]] = {}
+        self.retention: dict[str, Any] = {}  # keep_rounds / best_metric, sent with each round
+        #: Started again after a server restart: continue from the last completed round.
+        self.resuming = os.environ.get(RESUME_ENV) == "1"
         job = self.call("GET", "")
         self.sites = list(job["sites"])
         self.min_clients = meta.min_clients
@@ -114,6 +120,7 @@ class HttpWorkflowContext(WorkflowContext):
                 "model_key": model_key,
                 "timeout": timeout,
                 "meta": task_meta,
+                "reuse": self.resuming,
                 "bookkeeping": self.bookkeeping(),
             },
         )
@@ -188,7 +195,13 @@ class HttpWorkflowContext(WorkflowContext):
         """Write the model atomically, then record the round."""
         key = f"jobs/{self.job_id}/models/round-{round}.safetensors"
         header = PayloadHeader(kind="model", current_round=round, total_rounds=self.total_rounds)
-        self.artifacts.write_bytes(key, encode_payload(params, header))
+        target = self.artifacts.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Written beside its key and renamed (adopt): a crash leaves the last round intact.
+        tmp = target.with_name(f".{target.name}.{os.getpid()}{TEMP_SUFFIX}")
+        tmp.write_bytes(encode_payload(params, header))
+        fault_point("global_model_write")
+        self.artifacts.adopt(key, tmp)
         self.call(
             "POST",
             "/rounds",
@@ -197,10 +210,30 @@ class HttpWorkflowContext(WorkflowContext):
                 "model_key": key,
                 "num_updates": num_updates,
                 "num_samples": num_samples,
+                "retention": self.retention,
                 "bookkeeping": self.bookkeeping(),
             },
         )
+        fault_point("round_saved")
         return key
+
+    def set_retention(self, keep_rounds: int | None, best_metric: str | None) -> None:
+        """Sent with every round; the API process prunes older models after recording it."""
+        self.retention = {"keep_rounds": keep_rounds, "best_metric": best_metric}
+
+    def checkpoint(self) -> tuple[int, str, dict[str, np.ndarray]] | None:
+        """The last recorded round, when resuming; its model is checked against the
+        checksum the store recorded before it is used."""
+        if not self.resuming:
+            return None
+        rounds = [RoundRecord.model_validate(r) for r in self.call("GET", "/rounds")]
+        if not rounds:
+            return None
+        last = rounds[-1]
+        if self.artifacts.sha256(last.model_path) != last.model_sha256:
+            raise WorkflowFailed(f"round {last.round}'s global model changed on disk")
+        params = dict(iter_file_tensors(self.artifacts.path(last.model_path)))
+        return last.round, last.model_path, params
 
     def save_model(self, name: str, params: dict[str, np.ndarray]) -> str:
         """Write a work model under ``models/work/`` (no round is recorded)."""
@@ -273,12 +306,14 @@ def main() -> int:
     with kit_client(kit, timeout=60.0, base_url=os.environ.get("COHORT_SERVER_URL")) as http:
         ctx = HttpWorkflowContext(job_id, http, artifacts, meta)
         try:
-            ctx.call("POST", "/running")
+            ctx.call("POST", "/running", params={"resume": ctx.resuming})
         except CohortError as exc:
             if exc.code == ErrorCode.JOB_NOT_RUNNING:
                 return 0  # aborted before it started: nothing to do
             raise
         ctx.log(f"job {job_id}: workflow {server_cfg.workflow} on sites {', '.join(ctx.sites)}")
+        if ctx.resuming:
+            ctx.log(f"job {job_id}: resumed after a server restart")
         try:
             workflow = WORKFLOWS[server_cfg.workflow](**server_cfg.args)
             workflow.run(ctx)

@@ -11,6 +11,7 @@ import sys
 from cohort.errors import NotFound
 from cohort.proc import kill_group
 from cohort.schemas.records import JobRecord
+from cohort.server.job_env import RESUME_ENV
 from cohort.server.services.jobs import settle_ended_job
 from cohort.server.services.logstore import server_log_key
 from cohort.server.state import ServerState
@@ -40,14 +41,18 @@ class JobLauncher:
         self.server_url = server_url
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._watchers: set[asyncio.Task[None]] = set()
+        #: Set by :meth:`stop_all`: job processes stopped with the server leave their jobs
+        #: RUNNING, for the next start to resume (see cohort.server.recovery).
+        self._shutting_down = False
 
     def running(self) -> dict[str, int]:
         """Job id -> pid of the live server job processes."""
         return {job: p.pid for job, p in self._procs.items() if p.returncode is None}
 
-    async def start(self, job: JobRecord) -> None:
+    async def start(self, job: JobRecord, *, resume: bool = False) -> None:
         """Start the job's server process in its own process group (so abort can kill the
-        whole tree), with its output going to the job's server log."""
+        whole tree), with its output going to the job's server log; ``resume`` starts it
+        after a server restart, to continue from the last completed round."""
         arts = self.state.artifacts
         log_path = arts.path(server_log_key(job.job_id))
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,6 +64,7 @@ class JobLauncher:
             "COHORT_ARTIFACTS": str(self.state.artifacts_root),
             "PYTHONUNBUFFERED": "1",
             "COHORT_PARENT_PID": str(os.getpid()),
+            RESUME_ENV: "1" if resume else "",
         }
         with log_path.open("ab") as out:
             proc = await asyncio.create_subprocess_exec(
@@ -80,6 +86,8 @@ class JobLauncher:
         code = await proc.wait()
         self._procs.pop(job_id, None)
         kill_group(proc.pid, signal.SIGKILL)  # anything the job process left behind
+        if self._shutting_down:
+            return
         try:
             job = self.state.store.get_job(job_id)
         except NotFound:
@@ -107,5 +115,6 @@ class JobLauncher:
             await proc.wait()
 
     async def stop_all(self) -> None:
-        """Stop every job process (server shutdown)."""
+        """Stop every job process (server shutdown); their jobs resume at the next start."""
+        self._shutting_down = True
         await asyncio.gather(*(self.stop(job) for job in list(self._procs)))

@@ -10,6 +10,7 @@ from cohort.schemas.admin import DEFAULT_STUDY
 from cohort.schemas.policy import JobPolicies
 from cohort.schemas.records import JobRecord, SiteRecord
 from cohort.server.notify import JOBS_KEY, job_key, tasks_key
+from cohort.server.recovery import resume_wait
 from cohort.server.selection import select_sites
 from cohort.server.services.fleet import record_site_error
 from cohort.server.services.jobs import settle_ended_job
@@ -17,7 +18,7 @@ from cohort.server.state import ServerState
 from cohort.states import JobStatus, TaskStatus
 from cohort.store import JobFilter
 
-__all__ = ["Scheduler", "settle_orphaned_jobs"]
+__all__ = ["Scheduler"]
 
 log = logging.getLogger("cohort.scheduler")
 
@@ -115,6 +116,9 @@ class Scheduler:
     def reap_once(self) -> None:
         """Time out overdue tasks; fail the open tasks of sites whose heartbeats stopped."""
         store, now = self.state.store, self.state.clock()
+        # Just after a (re)start, sites not heard from since are given time to come back
+        # before their tasks (of resumed jobs) are failed as lost.
+        settling = now - self.state.started < resume_wait(self.state)
         sites = {s.name: s for s in store.list_sites()}
         active = store.list_jobs(JobFilter(statuses=[JobStatus.DISPATCHED, JobStatus.RUNNING]))
         for job in active:
@@ -126,6 +130,8 @@ class Scheduler:
                     continue
                 site = sites.get(site_name)
                 if site is None or not self.state.is_connected(site, now):
+                    if settling and (site is None or site.last_seen < self.state.started):
+                        continue
                     if site_name not in lost_noted:
                         record_site_error(
                             self.state,
@@ -177,18 +183,3 @@ def _named_sites(deploy_map: dict[str, list[str]]) -> set[str]:
     if "@ALL" in targets:
         return set()
     return targets - {"server"}
-
-
-def settle_orphaned_jobs(state: ServerState) -> None:
-    """At start-up: jobs left DISPATCHED or RUNNING by a previous server process have no job
-    process any more. They are settled ABANDONED, with the reason, before any site is served."""
-    store = state.store
-    for job in store.list_jobs(JobFilter(statuses=[JobStatus.DISPATCHED, JobStatus.RUNNING])):
-        ended = store.set_job_status(
-            job.job_id,
-            JobStatus.ABANDONED,
-            reason="the server restarted while the job ran; resuming is not supported yet",
-            now=state.clock(),
-        )
-        if ended is not None:
-            settle_ended_job(state, ended)

@@ -109,12 +109,15 @@ class StateStore(StudyRegistry, AuditLog, abc.ABC):
         total_rounds: int | None = None,
         sites: list[str] | None = None,
         add_site_error: dict[str, Any] | None = None,
+        merge_meta: dict[str, Any] | None = None,
     ) -> JobRecord:
         """Change the given progress fields (None leaves a field alone); bumps ``version``.
 
-        ``add_site_error`` is appended to ``site_errors``. MUST NOT change the status. A call
-        with no field MUST still bump ``version`` (a touch that wakes waiters). Once the job
-        is terminal its ``status_reason`` is final: a given one MUST be ignored.
+        ``add_site_error`` is appended to ``site_errors``; ``merge_meta``'s keys replace
+        those of ``meta`` (server-side facts such as ``restarts``). MUST NOT change the
+        status. A call with no field MUST still bump ``version`` (a touch that wakes
+        waiters). Once the job is terminal its ``status_reason`` is final: a given one MUST be
+        ignored.
         """
 
     @abc.abstractmethod

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotFound
+from cohort.faults import fault_point
 from cohort.schemas.records import (
     ApiTokenRecord,
     JobRecord,
@@ -369,7 +370,9 @@ class SQLStore(SQLStudiesMixin, StateStore):
             )
             if result.rowcount != 1:
                 return None
-            return self._fetch_job(conn, job_id)
+            changed = self._fetch_job(conn, job_id)
+        fault_point("job_transition")  # committed: a restart must find it so
+        return changed
 
     def update_job(
         self,
@@ -380,6 +383,7 @@ class SQLStore(SQLStudiesMixin, StateStore):
         total_rounds: int | None = None,
         sites: list[str] | None = None,
         add_site_error: dict[str, Any] | None = None,
+        merge_meta: dict[str, Any] | None = None,
     ) -> JobRecord:
         """Change the given progress fields and bump ``version``; never the status.
 
@@ -401,6 +405,8 @@ class SQLStore(SQLStudiesMixin, StateStore):
                 values["sites"] = list(sites)
             if add_site_error is not None:
                 values["site_errors"] = [*row.site_errors, dict(add_site_error)]
+            if merge_meta is not None:
+                values["meta"] = {**row.meta, **merge_meta}
             values["version"] = jobs.c.version + 1
             conn.execute(sa.update(jobs).where(jobs.c.job_id == job_id).values(**values))
             return self._fetch_job(conn, job_id)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -131,9 +131,26 @@ class WorkflowContext(abc.ABC):
     def log(self, message: str) -> None:
         """Write a line to the server job log."""
 
+    def set_retention(self, keep_rounds: int | None, best_metric: str | None) -> None:  # noqa: B027
+        """Keep only the last ``keep_rounds`` global models (plus the round with the highest
+        ``best_metric``); None keeps every one. The server applies it; the simulator keeps
+        every round."""
+
+    def checkpoint(self) -> tuple[int, str, dict[str, np.ndarray]] | None:
+        """For a job resumed after a server restart: its last completed round, that round's
+        global model key and tensors. None for a job that starts afresh (always, in the
+        simulator)."""
+        return None
+
 
 class Workflow(abc.ABC):
     """Server-side logic of a job, built from the app's ``args``."""
+
+    #: True when the workflow's whole state after a round is that round's global model, so
+    #: a job can resume from its last completed round after a server restart (see
+    #: :meth:`WorkflowContext.checkpoint`). Workflows with more state (server optimizer
+    #: moments, control variates, a cyclic order) say False and are settled ABANDONED.
+    resumable: ClassVar[bool] = False
 
     def __init__(self, **args: Any) -> None:
         self.args = args

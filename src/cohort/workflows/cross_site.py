@@ -40,6 +40,7 @@ class CrossSiteEval(FedAvg):
     """FedAvg, then a cross-site evaluation of the global and the sites' models."""
 
     args_model = CrossSiteEvalArgs
+    resumable = False  # keeps state beyond the global model (see Workflow.resumable)
     config: CrossSiteEvalArgs
 
     def after_training(self, ctx: WorkflowContext, model_key: str) -> None:

@@ -43,6 +43,7 @@ class Cyclic(FedAvg):
     """Cyclic weight transfer."""
 
     args_model = CyclicArgs
+    resumable = False  # keeps state beyond the global model (see Workflow.resumable)
     config: CyclicArgs
 
     def run(self, ctx: WorkflowContext) -> None:

@@ -77,6 +77,17 @@ class FedAvgArgs(BaseModel):
         default=None, ge=1, description="Number of sites asked each round."
     )
     sample_seed: int = Field(default=0, description="Seed of the per-round site sample.")
+    keep_rounds: int | None = Field(
+        default=None,
+        ge=1,
+        description="Global models kept on the server: the last N rounds' (plus the best); "
+        "None keeps every round's.",
+    )
+    best_metric: str | None = Field(
+        default="accuracy",
+        description="With keep_rounds: the round with the highest value of this metric is "
+        "kept too.",
+    )
 
     @model_validator(mode="after")
     def _one_sampling(self) -> FedAvgArgs:
@@ -89,6 +100,7 @@ class FedAvg(Workflow):
     """Federated averaging (McMahan et al., 2017)."""
 
     args_model: ClassVar[type[FedAvgArgs]] = FedAvgArgs
+    resumable = True  # a round's global model is its whole state
 
     def __init__(self, **args: Any) -> None:
         super().__init__(**args)
@@ -100,8 +112,15 @@ class FedAvg(Workflow):
         """Run ``num_rounds`` rounds, then a validation of the final model."""
         cfg = self.config
         min_clients = cfg.min_clients or ctx.min_clients
-        model_key = self._initial_model(ctx)
-        for rnd in range(1, cfg.num_rounds + 1):
+        ctx.set_retention(cfg.keep_rounds, cfg.best_metric)
+        resumed = ctx.checkpoint()
+        if resumed is None:
+            first, model_key = 1, self._initial_model(ctx)
+        else:
+            done, model_key, self.global_params = resumed
+            first = done + 1
+            ctx.log(f"resuming after round {done} of {cfg.num_rounds}")
+        for rnd in range(first, cfg.num_rounds + 1):
             ctx.set_progress(rnd, cfg.num_rounds, f"round {rnd} of {cfg.num_rounds}: training")
             sites = sample_sites(
                 ctx.sites,

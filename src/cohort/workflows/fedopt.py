@@ -63,6 +63,7 @@ class FedOpt(FedAvg):
     """FedAvg with a server optimiser (Reddi et al., 2021; Hsu et al., 2019)."""
 
     args_model: ClassVar[type[FedAvgArgs]] = FedOptArgs
+    resumable = False  # keeps state beyond the global model (see Workflow.resumable)
     config: FedOptArgs
 
     def __init__(self, **args: Any) -> None:

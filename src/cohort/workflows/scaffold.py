@@ -66,6 +66,7 @@ class Scaffold(FedAvg):
     """SCAFFOLD: stochastic controlled averaging (Karimireddy et al., 2020)."""
 
     args_model: ClassVar[type[FedAvgArgs]] = ScaffoldArgs
+    resumable = False  # keeps state beyond the global model (see Workflow.resumable)
     config: ScaffoldArgs
 
     def prepare_initial(self, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

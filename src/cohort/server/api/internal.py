@@ -15,6 +15,7 @@ from cohort.schemas.records import JobRecord, RoundRecord
 from cohort.server.api.auth import server_identity
 from cohort.server.api.deps import Services, services
 from cohort.server.services.events import publish_round_completed
+from cohort.server.services.retention import Retention, prune_models
 from cohort.server.services.work import TaskBatch, TasksState
 from cohort.tls import Identity
 
@@ -51,6 +52,10 @@ class CreateTasks(BaseModel):
     model_key: str
     timeout: float = Field(gt=0)
     meta: dict[str, Any] = Field(default_factory=dict)
+    reuse: bool = Field(
+        default=False,
+        description="Resumed job: hand back a site's open or DONE task of this round and name.",
+    )
 
 
 class TasksQuery(BaseModel):
@@ -75,6 +80,7 @@ class NewRound(BaseModel):
     model_key: str
     num_updates: int = Field(ge=0)
     num_samples: int = Field(ge=0)
+    retention: Retention = Field(default_factory=Retention)
 
 
 class Rejection(BaseModel):
@@ -99,9 +105,15 @@ async def get_job(job_id: str, _: Server, svc: Svc) -> JobRecord:
 
 
 @router.post("/running", response_model=JobRecord)
-async def running(job_id: str, _: Server, svc: Svc) -> JobRecord:
-    """The job process is up: DISPATCHED -> RUNNING."""
-    return svc.work.mark_running(job_id)
+async def running(job_id: str, _: Server, svc: Svc, resume: bool = False) -> JobRecord:
+    """The job process is up: DISPATCHED -> RUNNING (a resumed job may be RUNNING already)."""
+    return svc.work.mark_running(job_id, resume)
+
+
+@router.get("/rounds", response_model=list[RoundRecord])
+async def rounds(job_id: str, _: Server, svc: Svc) -> list[RoundRecord]:
+    """The job's model trail (a resumed job continues after its last round)."""
+    return svc.jobs.rounds(job_id)
 
 
 @router.post("/tasks", response_model=TaskBatch)
@@ -116,6 +128,7 @@ async def create_tasks(job_id: str, req: CreateTasks, _: Server, svc: Svc) -> Ta
         model_key=req.model_key,
         timeout=req.timeout,
         meta=req.meta,
+        reuse=req.reuse,
     )
 
 
@@ -142,6 +155,7 @@ async def add_round(job_id: str, req: NewRound, _: Server, svc: Svc) -> RoundRec
         num_samples=req.num_samples,
     )
     _apply(svc, job_id, req.bookkeeping)  # after: metrics may be for this very round
+    prune_models(svc.state, job_id, req.retention)  # after: metrics decide the best round
     publish_round_completed(svc.state, record)  # after: it carries the metrics just applied
     return record
 

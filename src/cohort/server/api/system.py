@@ -129,7 +129,8 @@ async def client_action(
 async def server_action(
     action: Literal["shutdown", "restart"], who: SystemOperator, svc: Svc
 ) -> dict[str, Any]:
-    """Stop the server process, or stop and start it again (running jobs end ABANDONED)."""
+    """Stop the server process, or stop and start it again (running jobs resume at the next
+    start, or end ABANDONED when their workflow cannot resume)."""
     _stop_soon(svc, restart=action == "restart")
     return {"status": "ok", "server_status": f"{action} requested", "start_time": svc.state.started}
 

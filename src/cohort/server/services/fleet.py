@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotAuthorized
+from cohort.faults import fault_point
 from cohort.schemas.fleet import HeartbeatReply, HeartbeatRequest, SiteFailureReport, UpdateReceipt
 from cohort.schemas.job import LogFileName
 from cohort.schemas.records import JobRecord, TaskRecord
@@ -167,6 +168,8 @@ class FleetService:
             )
         finally:
             tmp.unlink(missing_ok=True)
+        if created:
+            fault_point("update_stored")  # stored, not yet acknowledged: the site retries
         self.state.notifier.notify(tasks_key(job_id))
         publish_client_update(self.state, task, header.metrics, duplicate=not created)
         return UpdateReceipt(task_id=task_id, accepted=True, duplicate=not created, sha256=sha)

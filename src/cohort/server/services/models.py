@@ -19,6 +19,7 @@ from cohort.schemas.records import JobRecord, RoundRecord
 from cohort.schemas.rest import GlobalModel, UpdateReceived, ValidationReport
 from cohort.server.services.events import iso
 from cohort.server.services.fleet import FleetService
+from cohort.server.services.retention import pruned_error
 from cohort.server.state import ServerState
 from cohort.states import JOB_TERMINAL
 from cohort.tls import Identity
@@ -65,6 +66,8 @@ class ModelService:
                 + ("" if rnd is None else f" for round {rnd}"),
                 details={"experiment_id": job.job_id, "round": rnd},
             )
+        if not self.state.artifacts.exists(chosen[0].model_path):
+            raise pruned_error(chosen[0])
         return chosen[0]
 
     def describe(self, job: JobRecord, record: RoundRecord, fmt: str) -> GlobalModel:

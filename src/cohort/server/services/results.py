@@ -46,6 +46,8 @@ def build_result_zip(state: ServerState, record: JobRecord) -> Path:
         zf.writestr("meta.json", record.model_dump_json(indent=2))
         zf.writestr("workspace/metrics_summary.json", json.dumps(summary, indent=2))
         for rnd in rounds:
+            if not arts.exists(rnd.model_path):
+                continue  # pruned by the job's keep_rounds setting
             # Stored, not deflated: float tensors barely compress and can be gigabytes.
             zf.write(
                 arts.path(rnd.model_path),

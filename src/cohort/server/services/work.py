@@ -42,13 +42,18 @@ class WorkService:
     def __init__(self, state: ServerState) -> None:
         self.state = state
 
-    def mark_running(self, job_id: str) -> JobRecord:
-        """DISPATCHED -> RUNNING; JOB_NOT_RUNNING if the job ended meanwhile (e.g. aborted)."""
+    def mark_running(self, job_id: str, resume: bool = False) -> JobRecord:
+        """DISPATCHED -> RUNNING; JOB_NOT_RUNNING if the job ended meanwhile (e.g. aborted).
+
+        With ``resume`` (a job process restarted after a server restart) a job already
+        RUNNING stays so."""
         changed = self.state.store.set_job_status(
             job_id, JobStatus.RUNNING, reason="running", now=self.state.clock()
         )
         if changed is None:
             job = self.state.store.get_job(job_id)
+            if resume and job.status == JobStatus.RUNNING:
+                return job
             raise Conflict(f"job {job_id} is {job.status}", code=ErrorCode.JOB_NOT_RUNNING)
         self.state.notifier.notify(job_key(job_id))
         return changed
@@ -63,14 +68,24 @@ class WorkService:
         model_key: str,
         timeout: float,
         meta: dict[str, Any],
+        reuse: bool = False,
     ) -> TaskBatch:
-        """Create tasks for the sites that can take them; say why the others cannot."""
+        """Create tasks for the sites that can take them; say why the others cannot.
+
+        With ``reuse`` (a job resumed after a server restart) a site's task of the same
+        round and name that is still open or DONE is handed back instead of a new one: an
+        update already stored for it is used as it is (counted once), and a site still
+        working on it can deliver its result. Only failed, timed-out or cancelled tasks are
+        issued again."""
         job = self._running(job_id)
+        kept = self._reusable(job_id, round, name) if reuse else {}
         failed = failed_sites(job)
         connected = {s.name for s in self.state.connected_sites()}
         skipped: dict[str, str] = {}
         targets = []
         for site in sites:
+            if site in kept:
+                continue
             if site in failed:
                 # The cause travels on: when every site failed before its first task, this
                 # is the only place the job's reason can name it.
@@ -91,7 +106,19 @@ class WorkService:
             meta=meta,
         )
         self.state.notifier.notify(*(site_tasks_key(job_id, s) for s in targets))
+        if kept:  # in the order of ``sites``, which fixes the order results are folded in
+            fresh = {t.site: t for t in tasks}
+            tasks = [kept.get(s) or fresh[s] for s in sites if s in kept or s in fresh]
         return TaskBatch(tasks=tasks, skipped=skipped)
+
+    def _reusable(self, job_id: str, round: int, name: str) -> dict[str, TaskRecord]:
+        """Each site's latest task of this round and name, if it is open or DONE."""
+        latest: dict[str, TaskRecord] = {}
+        for task in self.state.store.list_tasks(job_id, round):
+            if task.name == name:
+                latest[task.site] = task  # oldest first: the last one wins
+        usable = (TaskStatus.PENDING, TaskStatus.FETCHED, TaskStatus.DONE)
+        return {site: t for site, t in latest.items() if t.status in usable}
 
     async def tasks_state(
         self, job_id: str, task_ids: list[str], since: int, wait: float

@@ -18,7 +18,7 @@ from pydantic_core import PydanticSerializationError
 from cohort.client.model import FLModel, ParamsType
 from cohort.client.transport import ClientTransport, HttpTransport, ReceivedTask
 from cohort.errors import Conflict, ErrorCode, InvalidRequest
-from cohort.wire.payload import PayloadHeader, encode_payload
+from cohort.wire.payload import PayloadHeader
 
 __all__ = [
     "get_job_id",
@@ -165,7 +165,7 @@ def send(model: FLModel, clear_cache: bool = True) -> None:
             metrics=metrics,
             meta={k: v for k, v in model.meta.items() if k != "num_samples"},
         )
-        payload = encode_payload(model.params, header)
+        header.model_dump_json()  # refuse unserialisable meta here, with the hint below
     except (TypeError, ValueError, PydanticSerializationError) as exc:
         # A NaN loss or a numpy scalar in meta is the script's mistake: say which, with a
         # code, rather than surfacing a pydantic traceback from deep inside send().
@@ -174,7 +174,7 @@ def send(model: FLModel, clear_cache: bool = True) -> None:
             hint="metrics must be finite numbers; meta values must be JSON types "
             "(use float(x) / x.tolist() for numpy values).",
         ) from exc
-    client.transport.send_result(task.task, payload)
+    client.transport.send_params(task.task, model.params, header)
     if clear_cache:
         client.current = None
 

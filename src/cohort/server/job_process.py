@@ -30,7 +30,7 @@ from cohort.schemas.job import JobMeta, ServerAppConfig
 from cohort.schemas.records import UpdateRecord
 from cohort.states import JOB_TERMINAL
 from cohort.store import FileArtifactStore
-from cohort.wire.payload import PayloadHeader, encode_payload
+from cohort.wire.payload import PayloadHeader, iter_payload
 from cohort.wire.tensors import iter_file_tensors
 from cohort.workflows import WORKFLOWS
 from cohort.workflows.base import RoundOutcome, WorkflowContext, WorkflowFailed, check_file_name
@@ -174,7 +174,8 @@ class HttpWorkflowContext(WorkflowContext):
         """Write the model atomically, then record the round."""
         key = f"jobs/{self.job_id}/models/round-{round}.safetensors"
         header = PayloadHeader(kind="model", current_round=round, total_rounds=self.total_rounds)
-        self.artifacts.write_bytes(key, encode_payload(params, header))
+        # Written piece by piece: no encoded copy of the model next to the arrays.
+        self.artifacts.write_stream(key, iter_payload(params, header)[1])
         self.call(
             "POST",
             "/rounds",
@@ -192,7 +193,7 @@ class HttpWorkflowContext(WorkflowContext):
         """Write a work model under ``models/work/`` (no round is recorded)."""
         key = f"jobs/{self.job_id}/models/work/{check_file_name(name)}.safetensors"
         header = PayloadHeader(kind="model", total_rounds=self.total_rounds)
-        self.artifacts.write_bytes(key, encode_payload(params, header))
+        self.artifacts.write_stream(key, iter_payload(params, header)[1])
         return key
 
     def save_result_file(self, name: str, data: bytes) -> None:

@@ -192,7 +192,7 @@ def run(mb: int, sites: int, rounds: int, watch: tuple[int, ...] = ()) -> dict[s
             pending = sorted(watch)
 
             def on_poll(record: Any) -> None:
-                while pending and record.current_round >= pending[0]:
+                while pending and (record.current_round or 0) >= pending[0]:
                     # The watched round has started: every process is up and has done
                     # the rounds before it.
                     sampler.scan()

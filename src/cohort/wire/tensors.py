@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 
 from cohort.errors import ErrorCode, InvalidRequest
@@ -52,7 +52,7 @@ def _invalid(message: str) -> InvalidRequest:
 
 
 #: numpy dtype -> safetensors dtype name, for what encode_tensors writes.
-_ST_DTYPES = {
+_ST_DTYPES: dict[np.dtype[Any], str] = {
     np.dtype(np.float16): "F16",
     np.dtype(np.float32): "F32",
     np.dtype(np.float64): "F64",
@@ -66,6 +66,7 @@ _ST_DTYPES = {
     np.dtype(np.uint64): "U64",
     np.dtype(np.bool_): "BOOL",
 }
+_NP_DTYPES = {name: dtype for dtype, name in _ST_DTYPES.items()}
 #: Largest piece of a tensor copied at once while encoding: bounds the encoder's own memory.
 _PIECE = 16 * 1024 * 1024
 
@@ -218,12 +219,29 @@ def iter_file_tensors(path: Path) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``(name, array)`` from a safetensors file one tensor at a time.
 
     Only one tensor is in memory at once, which keeps aggregation O(model) however many
-    updates it folds in.
+    updates it folds in. Each tensor is read straight into a new array (``readinto``): no
+    memory map of the file, whose touched pages would count against the process too.
     """
-    read_file_header(path)
-    try:
-        with safe_open(str(path), framework="numpy") as fh:
-            for name in fh.keys():  # noqa: SIM118 - safe_open is not a Mapping
-                yield name, fh.get_tensor(name)
-    except SafetensorError as exc:
-        raise _invalid(f"{path.name} is not valid safetensors: {exc}") from exc
+    header = read_file_header(path)
+    with path.open("rb") as fh:
+        (n,) = struct.unpack("<Q", fh.read(8))
+        base = 8 + n
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            dtype = _NP_DTYPES.get(info["dtype"])
+            if dtype is None:
+                raise _invalid(f"tensor {name!r} has dtype {info['dtype']}, unsupported here")
+            start, end = info["data_offsets"]
+            arr = np.empty(info["shape"], dtype=dtype)
+            if arr.nbytes != end - start:
+                raise _invalid(f"tensor {name!r}: {end - start} bytes for shape {info['shape']}")
+            fh.seek(base + start)
+            view = arr.reshape(-1).view(np.uint8).data
+            got = 0
+            while got < arr.nbytes:
+                read = fh.readinto(view[got:])
+                if not read:
+                    raise _invalid(f"{path.name} ends inside tensor {name!r}")
+                got += read
+            yield name, arr

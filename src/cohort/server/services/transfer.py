@@ -16,6 +16,7 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -102,6 +103,9 @@ class TransferService:
         # stays right until the file changes (and then its stat changes too).
         self._manifests: dict[tuple[str, int, int, int], asyncio.Future[Manifest]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        # task id -> (bytes hashed, sha256 of them) for sessions written in order, so that a
+        # commit need not read a multi-GB file again (lost on restart: then it re-reads).
+        self._running: dict[str, tuple[int, Any]] = {}
 
     async def manifest(self, path: Path, chunk: int) -> Manifest:
         """The model file's manifest for ``chunk``-byte chunks, hashed once (in a thread,
@@ -156,10 +160,11 @@ class TransferService:
     ) -> UploadStatus:
         """Write one chunk at ``offset`` (at most the bytes held: a resent chunk replaces what
         followed it) and check its sha256; a bad or cut chunk leaves the session as before."""
-        task = self._task(site, job_id, task_id)
-        self.fleet.check_active(task)
+        self._task(site, job_id, task_id)
         path = self._session_path(job_id, task_id)
         async with self._lock(task_id):
+            # Read under the lock: a commit may have just completed the task.
+            self.fleet.check_active(self._task(site, job_id, task_id))
             held = path.stat().st_size if path.exists() else 0
             if offset > held:
                 raise Conflict(
@@ -170,6 +175,9 @@ class TransferService:
             path.parent.mkdir(parents=True, exist_ok=True)
             limit = self.state.config.max_update_bytes
             digest = hashlib.sha256()
+            done, whole = self._running.pop(task_id, (0, None))
+            if done != offset or whole is None:
+                whole = hashlib.sha256() if offset == 0 else None
             with path.open("r+b" if path.exists() else "wb") as fh:
                 fh.truncate(offset)
                 fh.seek(offset)
@@ -183,6 +191,8 @@ class TransferService:
                                 code=ErrorCode.PAYLOAD_TOO_LARGE,
                             )
                         digest.update(block)
+                        if whole is not None:
+                            whole.update(block)
                         fh.write(block)
                     if digest.hexdigest() != sha256:
                         raise InvalidRequest(
@@ -194,6 +204,8 @@ class TransferService:
                     # Also a cut body (the client went away): keep only what was verified.
                     fh.truncate(offset)
                     raise
+            if whole is not None:
+                self._running[task_id] = (offset + written, whole)
             return UploadStatus(task_id=task_id, received=offset + written)
 
     async def commit(
@@ -201,13 +213,19 @@ class TransferService:
     ) -> UpdateReceipt:
         """Check the assembled upload against its size and sha256, then accept it as the
         task's result. A commit retried after success answers as a duplicate."""
-        task = self._task(site, job_id, task_id)
+        self._task(site, job_id, task_id)
         path = self._session_path(job_id, task_id)
         async with self._lock(task_id):
+            # Read under the lock: a commit retried while the first one ran sees it DONE.
+            task = self._task(site, job_id, task_id)
             if not path.exists():
                 # Nothing pending: a retried commit whose first answer was lost, or a mistake.
                 return self.fleet.duplicate_or_conflict(task, req.sha256)
-            sha, size = await asyncio.to_thread(_hash_file, path)
+            done, whole = self._running.pop(task_id, (0, None))
+            if whole is not None and done == path.stat().st_size:
+                sha, size = whole.hexdigest(), done
+            else:
+                sha, size = await asyncio.to_thread(_hash_file, path)
             if (sha, size) != (req.sha256, req.size):
                 path.unlink(missing_ok=True)
                 raise InvalidRequest(

@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-torch test-ray fuzz-long lint bench bench-full bench-cohort clean
+.PHONY: demo test test-torch test-ray fuzz-long lint bench bench-full bench-cohort soak clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ bench: $(BIN)/.installed
 # Every site count (2, 8, 32) and 3 repeats: hours on a 2-core machine.
 bench-full: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench.py
+
+# Soak (not part of `make test`): a 2.5 GB model through 2 sites (~14 GB of memory, ~15 GB
+# of disk under /tmp while it runs), then 200 short rounds with 4 sites. See benchmarks/README.md.
+soak: $(BIN)/.installed
+	$(BIN)/python benchmarks/soak.py big --mb 2560 --sites 2 --rounds 2
+	$(BIN)/python benchmarks/soak.py long --rounds 200 --sites 4
 
 # Cohort alone, no peers: round overhead, POC start-up and the aggregation rules.
 bench-cohort: $(BIN)/.installed

@@ -70,6 +70,7 @@ class ErrorCode(StrEnum):
     DEPLOY_MAP_INVALID = "DEPLOY_MAP_INVALID"
     UNSAFE_PATH = "UNSAFE_PATH"
     PAYLOAD_INVALID = "PAYLOAD_INVALID"
+    CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"
     MODEL_VALIDATION_FAILED = "MODEL_VALIDATION_FAILED"
     UNAUTHORIZED = "UNAUTHORIZED"
     NOT_AUTHORIZED = "NOT_AUTHORIZED"
@@ -245,6 +246,7 @@ _TABLE: dict[ErrorCode, CodeSpec] = {
     _C.DEPLOY_MAP_INVALID: CodeSpec(400, 4, InvalidRequest, "InvalidJobDefinition"),
     _C.UNSAFE_PATH: CodeSpec(400, 4, InvalidRequest, "InvalidArgumentError"),
     _C.PAYLOAD_INVALID: CodeSpec(400, 4, InvalidRequest),
+    _C.CHECKSUM_MISMATCH: CodeSpec(400, 4, InvalidRequest),
     _C.MODEL_VALIDATION_FAILED: CodeSpec(422, 4, InvalidRequest),
     _C.UNAUTHORIZED: CodeSpec(401, 2, AuthenticationFailed, "AuthenticationError"),
     _C.NOT_AUTHORIZED: CodeSpec(403, 2, NotAuthorized, "AuthorizationError"),

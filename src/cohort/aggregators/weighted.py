@@ -71,10 +71,19 @@ class WeightedMean:
         """Return the weighted mean, each tensor in the dtype it arrived in."""
         if self.count == 0 or self.total_weight <= 0:
             raise InvalidRequest("no weighted updates to aggregate")
-        return {
-            name: (total / self.total_weight).astype(self._dtypes[name])
-            for name, total in self._sums.items()
-        }
+        return {name: self._mean(total, self._dtypes[name]) for name, total in self._sums.items()}
+
+    def _mean(self, total: np.ndarray, dtype: np.dtype[np.generic]) -> np.ndarray:
+        """``(total / total_weight).astype(dtype)`` a cache-sized chunk at a time: the same
+        values, without a float64 temporary the size of the tensor."""
+        out = np.empty(total.shape, dtype=dtype)
+        flat_out, flat_total = out.reshape(-1), total.reshape(-1)
+        for start in range(0, flat_total.size, _CHUNK):
+            stop = min(start + _CHUNK, flat_total.size)
+            scratch = self._scratch[: stop - start]
+            np.divide(flat_total[start:stop], self.total_weight, out=scratch)
+            flat_out[start:stop] = scratch  # the cast astype would do, element by element
+        return out
 
 
 def weighted_metrics(items: Iterable[tuple[dict[str, float], float]]) -> dict[str, float]:

@@ -18,7 +18,7 @@ from pydantic_core import PydanticSerializationError
 from cohort.client.model import FLModel, ParamsType
 from cohort.client.transport import ClientTransport, HttpTransport, ReceivedTask
 from cohort.errors import CohortError, Conflict, ErrorCode, InvalidRequest
-from cohort.wire.payload import PayloadHeader, encode_payload
+from cohort.wire.payload import PayloadHeader
 
 __all__ = [
     "get_job_id",
@@ -169,7 +169,7 @@ def send(model: FLModel, clear_cache: bool = True) -> None:
             metrics=metrics,
             meta={k: v for k, v in model.meta.items() if k != "num_samples"},
         )
-        payload = encode_payload(model.params, header)
+        header.model_dump_json()  # refuse unserialisable meta here, with the hint below
     except (TypeError, ValueError, PydanticSerializationError) as exc:
         # A NaN loss or a numpy scalar in meta is the script's mistake: say which, with a
         # code, rather than surfacing a pydantic traceback from deep inside send().
@@ -179,7 +179,7 @@ def send(model: FLModel, clear_cache: bool = True) -> None:
             "(use float(x) / x.tolist() for numpy values).",
         ) from exc
     try:
-        client.transport.send_result(task.task, payload)
+        client.transport.send_params(task.task, model.params, header)
     except CohortError as exc:
         if exc.code == ErrorCode.TASK_NOT_ACTIVE:
             # The server no longer wants this task (timed out, round closed, superseded):

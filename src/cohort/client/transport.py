@@ -7,8 +7,10 @@ in a real federation and in-process in the simulator.
 from __future__ import annotations
 
 import abc
+import hashlib
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +18,23 @@ import httpx
 import numpy as np
 from pydantic import ValidationError
 
+from cohort.client.chunked import (
+    chunk_bytes_from_env,
+    download_model,
+    upload_file,
+    write_payload_temp,
+)
 from cohort.errors import CohortError, ConnectionFailed, ErrorCode, InvalidRequest
 from cohort.httpclient import check_response, connection_error, kit_client
 from cohort.provision.kit import load_kit
-from cohort.schemas.fleet import TASK_HEADER, TaskHeader
-from cohort.wire.payload import PayloadHeader, decode_payload
+from cohort.schemas.fleet import (
+    BODY_SHA256_HEADER,
+    MODEL_CHUNKED_HEADER,
+    MODEL_SHA256_HEADER,
+    TASK_HEADER,
+    TaskHeader,
+)
+from cohort.wire.payload import PayloadHeader, decode_payload, encode_payload, iter_payload
 
 __all__ = ["ClientTransport", "HttpTransport", "ReceivedTask"]
 
@@ -47,6 +61,13 @@ class ClientTransport(abc.ABC):
     @abc.abstractmethod
     def send_result(self, task: TaskHeader, payload: bytes) -> None:
         """Deliver the encoded result of ``task``."""
+
+    def send_params(
+        self, task: TaskHeader, params: Mapping[str, Any], header: PayloadHeader
+    ) -> None:
+        """Deliver a result given as tensors and header (encoded here: a transport may
+        stream them to the server without a whole encoded copy in memory)."""
+        self.send_result(task, encode_payload(params, header))
 
     @abc.abstractmethod
     def log_metrics(self, records: list[dict[str, Any]]) -> None:
@@ -81,6 +102,8 @@ class HttpTransport(ClientTransport):
         kit = load_kit(kit_dir)
         self._http = kit_client(kit, timeout=poll_seconds + 30.0, base_url=server_url)
         self._base = f"/fleet/v1/jobs/{job_id}"
+        # Models up to one chunk move in one request; larger ones in verified chunks.
+        self.chunk_bytes = chunk_bytes_from_env()
 
     @classmethod
     def from_env(cls) -> HttpTransport:
@@ -115,7 +138,9 @@ class HttpTransport(ClientTransport):
         """Long-poll the server for this site's next task."""
         while True:
             response = self._request(
-                "GET", f"{self._base}/task", params={"wait": self.poll_seconds}
+                "GET",
+                f"{self._base}/task",
+                params={"wait": self.poll_seconds, "chunk": self.chunk_bytes},
             )
             if response.status_code == 204:
                 continue
@@ -129,18 +154,47 @@ class HttpTransport(ClientTransport):
                     f"server sent a task without a valid {TASK_HEADER} header: {exc}",
                     code=ErrorCode.PAYLOAD_INVALID,
                 ) from exc
-            params, header = decode_payload(response.content)
-            return ReceivedTask(task, params, header)
+            return ReceivedTask(task, *self._model(task, response))
+
+    def _model(
+        self, task: TaskHeader, response: httpx.Response
+    ) -> tuple[dict[str, np.ndarray], PayloadHeader]:
+        # A model over one chunk comes in verified chunks; one that came whole is checked
+        # against its sha256 and, if damaged, fetched again the chunked way.
+        expected = response.headers.get(MODEL_SHA256_HEADER)
+        chunked = response.headers.get(MODEL_CHUNKED_HEADER) == "1"
+        if not chunked and (
+            expected is None or hashlib.sha256(response.content).hexdigest() == expected
+        ):
+            return decode_payload(response.content)
+        return download_model(self._request, self._base, task.task_id, self.chunk_bytes)
 
     def send_result(self, task: TaskHeader, payload: bytes) -> None:
-        """Upload a result; retried on transport failures, deduplicated by the server."""
+        """Upload a result in one request with its sha256; retried on transport failures,
+        deduplicated by the server."""
+        digest = hashlib.sha256(payload).hexdigest()
         response = self._request(
             "POST",
             f"{self._base}/tasks/{task.task_id}/result",
             content=payload,
-            headers={"Content-Type": "application/octet-stream"},
+            headers={"Content-Type": "application/octet-stream", BODY_SHA256_HEADER: digest},
         )
         check_response(response)
+
+    def send_params(
+        self, task: TaskHeader, params: Mapping[str, Any], header: PayloadHeader
+    ) -> None:
+        """Upload a result: in one request when it fits one chunk, else written to a file
+        and sent through a resumable upload session."""
+        size, pieces = iter_payload(params, header)
+        if size <= self.chunk_bytes:
+            self.send_result(task, b"".join(pieces))
+            return
+        path, digest, _ = write_payload_temp(params, header)
+        try:
+            upload_file(self._request, self._base, task.task_id, path, digest, self.chunk_bytes)
+        finally:
+            path.unlink(missing_ok=True)
 
     def log_metrics(self, records: list[dict[str, Any]]) -> None:
         """Send metric records; a failure here must not kill training, so it is reported."""

@@ -7,8 +7,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "BODY_SHA256_HEADER",
     "LOG_STREAM_HEADER",
     "LOG_STREAM_OFF",
+    "MODEL_CHUNKED_HEADER",
+    "MODEL_SHA256_HEADER",
+    "MODEL_SIZE_HEADER",
     "SITES_HEADER",
     "SUBMITTER_HEADER",
     "TASK_HEADER",
@@ -26,6 +30,12 @@ __all__ = [
 
 #: HTTP response header carrying a task's :class:`TaskHeader` next to the model bytes.
 TASK_HEADER = "X-Cohort-Task"
+#: HTTP headers of model transfers (server/services/transfer.py): a task's model size and
+#: sha256, whether it must be fetched in chunks, and the sha256 of an uploaded body or chunk.
+MODEL_SIZE_HEADER = "X-Cohort-Model-Size"
+MODEL_SHA256_HEADER = "X-Cohort-Model-Sha256"
+MODEL_CHUNKED_HEADER = "X-Cohort-Model-Chunked"
+BODY_SHA256_HEADER = "X-Cohort-Sha256"
 #: HTTP response header of the job app download naming every site of the job.
 SITES_HEADER = "X-Cohort-Job-Sites"
 #: HTTP response header of the job app download: the file the site streams its job log as

@@ -8,7 +8,17 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from cohort.server.api import admin, fleet, internal, observe, sites, studies, system, tokens
+from cohort.server.api import (
+    admin,
+    fleet,
+    internal,
+    observe,
+    sites,
+    studies,
+    system,
+    tokens,
+    transfer,
+)
 from cohort.server.api.deps import Services
 from cohort.server.api.errors import install_error_handlers
 from cohort.server.config import ServerConfig
@@ -60,6 +70,7 @@ def create_app(config: ServerConfig, server_url: str) -> FastAPI:
     app.include_router(studies.router)
     app.include_router(sites.router)
     app.include_router(fleet.router)
+    app.include_router(transfer.router)
     app.include_router(internal.router)
     app.include_router(system.router)
     app.include_router(system.fleet_router)

@@ -33,7 +33,7 @@ from cohort.server.job_env import RESUME_ENV
 from cohort.states import JOB_TERMINAL
 from cohort.store import FileArtifactStore
 from cohort.store.artifacts import TEMP_SUFFIX
-from cohort.wire.payload import PayloadHeader, encode_payload
+from cohort.wire.payload import PayloadHeader, iter_payload
 from cohort.wire.tensors import iter_file_tensors
 from cohort.workflows import WORKFLOWS
 from cohort.workflows.base import RoundOutcome, WorkflowContext, WorkflowFailed, check_file_name
@@ -197,9 +197,12 @@ class HttpWorkflowContext(WorkflowContext):
         header = PayloadHeader(kind="model", current_round=round, total_rounds=self.total_rounds)
         target = self.artifacts.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Written beside its key and renamed (adopt): a crash leaves the last round intact.
+        # Written beside its key piece by piece (no encoded copy of the model next to the
+        # arrays) and renamed (adopt): a crash leaves the last round intact.
         tmp = target.with_name(f".{target.name}.{os.getpid()}{TEMP_SUFFIX}")
-        tmp.write_bytes(encode_payload(params, header))
+        with tmp.open("wb") as out:
+            for piece in iter_payload(params, header)[1]:
+                out.write(piece)
         fault_point("global_model_write")
         self.artifacts.adopt(key, tmp)
         self.call(
@@ -239,7 +242,7 @@ class HttpWorkflowContext(WorkflowContext):
         """Write a work model under ``models/work/`` (no round is recorded)."""
         key = f"jobs/{self.job_id}/models/work/{check_file_name(name)}.safetensors"
         header = PayloadHeader(kind="model", total_rounds=self.total_rounds)
-        self.artifacts.write_bytes(key, encode_payload(params, header))
+        self.artifacts.write_stream(key, iter_payload(params, header)[1])
         return key
 
     def save_result_file(self, name: str, data: bytes) -> None:

@@ -86,6 +86,8 @@ class JobRunner(threading.Thread):
             "COHORT_SERVER_URL": str(self.http.base_url).rstrip("/"),
             "COHORT_NUM_SITES": str(len(sites)),
             "PYTHONUNBUFFERED": "1",
+            # Partial model transfers (cohort.client.chunked) stay in the job's folder.
+            "COHORT_TRANSFER_DIR": str(self.dir / "transfer"),
             ENV_LOG_CONFIG_FILE: str(self.dir / "log_config.json"),
         }
         # The server decides (the job's JobLogStreamer/JobLogReceiver and its own default).

@@ -7,7 +7,7 @@ one file carries both; it is validated by :class:`PayloadHeader` before anything
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,9 +16,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cohort.errors import ErrorCode, InvalidRequest
 from cohort.schemas.fleet import TaskHeader
-from cohort.wire.tensors import decode_tensors, encode_tensors, iter_file_tensors, read_file_header
+from cohort.wire.tensors import (
+    decode_tensors,
+    encode_tensors,
+    iter_file_tensors,
+    iter_tensor_bytes,
+    read_file_header,
+    write_tensor_file,
+)
 
-__all__ = ["HEADER_KEY", "PayloadHeader", "decode_payload", "encode_payload", "read_payload_file"]
+__all__ = [
+    "HEADER_KEY",
+    "PayloadHeader",
+    "decode_payload",
+    "encode_payload",
+    "iter_payload",
+    "read_payload_file",
+    "write_payload_file",
+]
 
 HEADER_KEY = "cohort"
 
@@ -49,6 +64,16 @@ class PayloadHeader(BaseModel):
 def encode_payload(params: Mapping[str, Any], header: PayloadHeader) -> bytes:
     """Encode tensors and their header as one safetensors payload."""
     return encode_tensors(params, {HEADER_KEY: header.model_dump_json()})
+
+
+def iter_payload(params: Mapping[str, Any], header: PayloadHeader) -> tuple[int, Iterator[bytes]]:
+    """As :func:`encode_payload`, lazily: ``(size, pieces)``, never a whole second copy."""
+    return iter_tensor_bytes(params, {HEADER_KEY: header.model_dump_json()})
+
+
+def write_payload_file(path: Path, params: Mapping[str, Any], header: PayloadHeader) -> int:
+    """Write a payload straight to a file (piece by piece); return its size."""
+    return write_tensor_file(path, params, {HEADER_KEY: header.model_dump_json()})
 
 
 def _parse_header(metadata: Mapping[str, str]) -> PayloadHeader:

@@ -17,11 +17,17 @@ from typing import Any, BinaryIO
 import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load as st_load
-from safetensors.numpy import save as st_save
 
 from cohort.errors import ErrorCode, InvalidRequest
 
-__all__ = ["MAX_HEADER_BYTES", "decode_tensors", "encode_tensors", "iter_file_tensors"]
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "decode_tensors",
+    "encode_tensors",
+    "iter_file_tensors",
+    "iter_tensor_bytes",
+    "write_tensor_file",
+]
 
 #: Largest JSON header we accept; a real model's header is far smaller.
 MAX_HEADER_BYTES = 16 * 1024 * 1024
@@ -64,20 +70,77 @@ def _invalid(message: str) -> InvalidRequest:
     return InvalidRequest(message, code=ErrorCode.PAYLOAD_INVALID)
 
 
-def encode_tensors(params: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> bytes:
-    """Encode ``params`` (name -> array-like) with string ``metadata`` as safetensors bytes."""
+#: numpy dtype -> safetensors dtype name, for what encode_tensors writes (the same table).
+_ST_DTYPES: dict[np.dtype[Any], str] = {np.dtype(v): k for k, v in _NUMPY_DTYPES.items()}
+#: Largest piece of a tensor copied at once while encoding: bounds the encoder's own memory.
+_PIECE = 16 * 1024 * 1024
+
+
+def _prepare(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for name, value in params.items():
         if not isinstance(name, str) or not name:
             raise InvalidRequest(f"tensor name {name!r} must be a non-empty string")
         arr = _to_numpy(value)
-        # ascontiguousarray turns a 0-d array into shape (1,): keep the shape as it was.
-        arr = np.ascontiguousarray(arr).reshape(arr.shape)
         if arr.dtype == object:
             raise InvalidRequest(f"tensor {name!r} has dtype object, which cannot be sent")
-        arrays[name] = arr
-    result: bytes = st_save(arrays, metadata=dict(metadata) if metadata else None)
-    return result
+        little = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
+        if little not in _ST_DTYPES:
+            raise InvalidRequest(f"tensor {name!r} has dtype {arr.dtype}, which cannot be sent")
+        # ascontiguousarray turns a 0-d array into shape (1,): keep the shape as it was.
+        arrays[name] = np.ascontiguousarray(arr, dtype=little).reshape(arr.shape)
+    return arrays
+
+
+def iter_tensor_bytes(
+    params: Mapping[str, Any], metadata: Mapping[str, str] | None = None
+) -> tuple[int, Iterator[bytes]]:
+    """Encode ``params`` as safetensors, lazily: ``(total size, pieces of the encoding)``.
+
+    The pieces are copies of at most 16 MiB of one tensor, so writing a model to a file or a
+    socket never holds a second whole copy of it (what ``safetensors.numpy.save`` does).
+    """
+    arrays = _prepare(params)
+    header: dict[str, Any] = {}
+    if metadata:
+        header["__metadata__"] = dict(metadata)
+    offset = 0
+    for name, arr in arrays.items():
+        header[name] = {
+            "dtype": _ST_DTYPES[arr.dtype],
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + arr.nbytes],
+        }
+        offset += arr.nbytes
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # safetensors aligns the data on 8 bytes
+    prefix = struct.pack("<Q", len(raw)) + raw
+
+    def pieces() -> Iterator[bytes]:
+        yield prefix
+        for arr in arrays.values():
+            flat = arr.reshape(-1).view(np.uint8)
+            for start in range(0, flat.size, _PIECE):
+                yield flat[start : start + _PIECE].tobytes()
+
+    return len(prefix) + offset, pieces()
+
+
+def encode_tensors(params: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> bytes:
+    """Encode ``params`` (name -> array-like) with string ``metadata`` as safetensors bytes."""
+    _, pieces = iter_tensor_bytes(params, metadata)
+    return b"".join(pieces)
+
+
+def write_tensor_file(
+    path: Path, params: Mapping[str, Any], metadata: Mapping[str, str] | None = None
+) -> int:
+    """Write ``params`` as a safetensors file piece by piece; return its size."""
+    size, pieces = iter_tensor_bytes(params, metadata)
+    with path.open("wb") as fh:
+        for piece in pieces:
+            fh.write(piece)
+    return size
 
 
 def _to_numpy(value: Any) -> np.ndarray:

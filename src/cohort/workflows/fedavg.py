@@ -101,11 +101,15 @@ class FedAvg(Workflow):
 
     args_model: ClassVar[type[FedAvgArgs]] = FedAvgArgs
     resumable = True  # a round's global model is its whole state
+    #: Whether next_global needs the previous global model in memory (FedOpt, SCAFFOLD).
+    keeps_global_model: ClassVar[bool] = False
 
     def __init__(self, **args: Any) -> None:
         super().__init__(**args)
         self.config = self.args_model.model_validate(args)
-        self.global_params: dict[str, np.ndarray] = {}  # the current global model: O(model)
+        # The current global model, for the rules that need it (keeps_global_model); plain
+        # FedAvg does not hold it while it aggregates: the file is in the artifact store.
+        self.global_params: dict[str, np.ndarray] = {}
         self.last_updates: list[UpdateRecord] = []  # the final round's results (records only)
 
     def run(self, ctx: WorkflowContext) -> None:
@@ -156,6 +160,7 @@ class FedAvg(Workflow):
             self.last_updates = list(outcome.updates)
             total = sum(u.num_samples for u in outcome.updates)
             model_key = self._save(ctx, rnd, params, len(outcome.updates), total)
+            del params  # not held through the next round's aggregation (memory: O(model))
             ctx.log(
                 f"round {rnd}: aggregated {len(outcome.updates)} updates ({total} samples) "
                 f"from {len(sites)} sampled site(s){self._describe_aggregation(agg)}"
@@ -205,8 +210,10 @@ class FedAvg(Workflow):
         num_updates: int,
         num_samples: int,
     ) -> str:
-        self.global_params = params
-        return ctx.save_global_model(rnd, params, num_updates, num_samples)
+        key = ctx.save_global_model(rnd, params, num_updates, num_samples)
+        if self.keeps_global_model:
+            self.global_params = params
+        return key
 
     def _validate(
         self,

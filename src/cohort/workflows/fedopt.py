@@ -62,6 +62,8 @@ class FedAdagradArgs(FedOptArgs):
 class FedOpt(FedAvg):
     """FedAvg with a server optimiser (Reddi et al., 2021; Hsu et al., 2019)."""
 
+    keeps_global_model = True
+
     args_model: ClassVar[type[FedAvgArgs]] = FedOptArgs
     resumable = False  # keeps state beyond the global model (see Workflow.resumable)
     config: FedOptArgs

@@ -65,6 +65,8 @@ class ScaffoldAggregator:
 class Scaffold(FedAvg):
     """SCAFFOLD: stochastic controlled averaging (Karimireddy et al., 2020)."""
 
+    keeps_global_model = True
+
     args_model: ClassVar[type[FedAvgArgs]] = ScaffoldArgs
     resumable = False  # keeps state beyond the global model (see Workflow.resumable)
     config: ScaffoldArgs

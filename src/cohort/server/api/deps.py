@@ -16,6 +16,7 @@ from cohort.server.services.observe import ObserveService
 from cohort.server.services.studies import StudyService
 from cohort.server.services.targets import TargetService
 from cohort.server.services.tokens import TokenService
+from cohort.server.services.transfer import TransferService
 from cohort.server.services.work import WorkService
 from cohort.server.state import ServerState
 
@@ -38,6 +39,7 @@ class Services:
     experiments: ExperimentService
     clients: ClientService
     models: ModelService
+    transfer: TransferService
 
     @classmethod
     def build(cls, state: ServerState) -> Services:
@@ -56,6 +58,7 @@ class Services:
             experiments=ExperimentService(state, jobs),
             clients=ClientService(state),
             models=ModelService(state, fleet),
+            transfer=TransferService(fleet),
         )
 
 

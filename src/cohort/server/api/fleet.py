@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -9,8 +10,12 @@ from fastapi.responses import FileResponse
 
 from cohort.errors import ErrorCode, PayloadTooLarge
 from cohort.schemas.fleet import (
+    BODY_SHA256_HEADER,
     LOG_STREAM_HEADER,
     LOG_STREAM_OFF,
+    MODEL_CHUNKED_HEADER,
+    MODEL_SHA256_HEADER,
+    MODEL_SIZE_HEADER,
     SITES_HEADER,
     SUBMITTER_HEADER,
     TASK_HEADER,
@@ -25,6 +30,7 @@ from cohort.server.api.auth import site_identity
 from cohort.server.api.deps import Services, services
 from cohort.server.services.jobs import job_dir
 from cohort.server.services.logstore import stream_plan
+from cohort.server.services.transfer import MAX_CHUNK_BYTES
 from cohort.tls import Identity
 from cohort.wire.payload import PayloadHeader, encode_payload
 
@@ -64,9 +70,14 @@ async def next_task(
     site: Site,
     svc: Svc,
     wait: Annotated[float, Query(ge=0, le=60)] = 20.0,
+    chunk: Annotated[int | None, Query(gt=0, le=MAX_CHUNK_BYTES)] = None,
 ) -> Response:
     """Long-poll for the site's next task: 200 with the model, 204 when none came in time,
-    409 JOB_NOT_RUNNING once the job has ended."""
+    409 JOB_NOT_RUNNING once the job has ended.
+
+    The model's size and sha256 ride in headers. A model larger than the site's ``chunk``
+    is not sent here: the body is empty and the site fetches it in chunks (``.../model``).
+    """
     task = await svc.fleet.next_task(site, job_id, wait)
     if task is None:
         return Response(status_code=204)
@@ -86,6 +97,12 @@ async def next_task(
         # A task with no model (submit_model): an empty payload with just a header.
         body = encode_payload({}, PayloadHeader(kind="model", current_round=task.round))
         return Response(body, media_type="application/octet-stream", headers=headers)
+    manifest = await svc.transfer.manifest(Path(path), chunk or MAX_CHUNK_BYTES)
+    headers[MODEL_SIZE_HEADER] = str(manifest.size)
+    headers[MODEL_SHA256_HEADER] = manifest.sha256
+    if chunk is not None and manifest.size > chunk:
+        headers[MODEL_CHUNKED_HEADER] = "1"
+        return Response(b"", media_type="application/octet-stream", headers=headers)
     # FileResponse streams the stored model without reading it into memory.
     return FileResponse(path, media_type="application/octet-stream", headers=headers)
 
@@ -94,8 +111,10 @@ async def next_task(
 async def task_result(
     job_id: str, task_id: str, request: Request, site: Site, svc: Svc
 ) -> UpdateReceipt:
-    """Upload a task's result (a safetensors payload), streamed to disk."""
-    return await svc.fleet.accept_update(site, job_id, task_id, request.stream())
+    """Upload a task's result (a safetensors payload) in one request, streamed to disk and
+    checked against the ``X-Cohort-Sha256`` header when the site sends one."""
+    expected = request.headers.get(BODY_SHA256_HEADER)
+    return await svc.fleet.accept_update(site, job_id, task_id, request.stream(), expected)
 
 
 @router.post("/jobs/{job_id}/exit", status_code=204)

@@ -7,6 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotAuthorized
@@ -128,51 +129,92 @@ class FleetService:
         """Local path of the model a task carries (None for tasks without one)."""
         return str(self.state.artifacts.path(task.model_path)) if task.model_path else None
 
+    def task_of(self, site: Identity, job_id: str, task_id: str) -> TaskRecord:
+        """The site's task of a job; NOT_AUTHORIZED for another site's (or job's) task."""
+        task = self.state.store.get_task(task_id)
+        if task.site != site.name or task.job_id != job_id:
+            raise NotAuthorized(f"task {task_id} is not a task of {site.name} in job {job_id}")
+        return task
+
+    @staticmethod
+    def check_active(task: TaskRecord) -> None:
+        """TASK_NOT_ACTIVE unless the task still waits for its result."""
+        if task.status not in (TaskStatus.PENDING, TaskStatus.FETCHED):
+            raise Conflict(
+                f"task {task.task_id} is {task.status}; its result is no longer wanted",
+                code=ErrorCode.TASK_NOT_ACTIVE,
+            )
+
     async def accept_update(
-        self, site: Identity, job_id: str, task_id: str, body: AsyncIterator[bytes]
+        self,
+        site: Identity,
+        job_id: str,
+        task_id: str,
+        body: AsyncIterator[bytes],
+        expected_sha256: str | None = None,
     ) -> UpdateReceipt:
         """Stream an uploaded result to disk, check it, store it, then acknowledge it.
 
-        A retried upload of the same bytes is acknowledged again and counted once.
+        A retried upload of the same bytes is acknowledged again and counted once; with
+        ``expected_sha256`` (the site's own digest) a payload damaged on the way is refused
+        with CHECKSUM_MISMATCH before anything looks at it.
         """
-        store, arts = self.state.store, self.state.artifacts
+        arts = self.state.artifacts
         self.job_for_site(site, job_id)
-        task = store.get_task(task_id)
-        if task.site != site.name or task.job_id != job_id:
-            raise NotAuthorized(f"task {task_id} is not a task of {site.name} in job {job_id}")
+        task = self.task_of(site, job_id, task_id)
         tmp_key = f"{job_dir(job_id)}/updates/incoming-{uuid.uuid4().hex}"
         sha, _ = await arts.write_async_stream(tmp_key, body, self.state.config.max_update_bytes)
         tmp = arts.path(tmp_key)
         try:
-            if task.status == TaskStatus.DONE:
-                return self._duplicate(task, sha)
-            if task.status not in (TaskStatus.PENDING, TaskStatus.FETCHED):
-                raise Conflict(
-                    f"task {task_id} is {task.status}; its result is no longer wanted",
-                    code=ErrorCode.TASK_NOT_ACTIVE,
+            if expected_sha256 is not None and sha != expected_sha256:
+                raise InvalidRequest(
+                    f"upload of task {task_id} does not match its sha256",
+                    code=ErrorCode.CHECKSUM_MISMATCH,
+                    hint="Upload the result again.",
                 )
-            header = read_payload_file(tmp)
-            if header.kind != "update":
-                raise InvalidRequest("payload is not an update", code=ErrorCode.PAYLOAD_INVALID)
-            if task.name == "train":
-                self._check_shapes(task, tmp)
-            key = f"{job_dir(job_id)}/updates/{task.round}-{task.name}-{site.name}-{task_id}"
-            os.replace(tmp, arts.path(key))
-            _, created = store.add_update(
-                task_id=task_id,
-                path=key,
-                sha256=sha,
-                num_samples=header.num_samples if header.num_samples is not None else 1,
-                metrics=header.metrics,
-                now=self.state.clock(),
-            )
+            return self.accept_file(site, task, tmp, sha)
         finally:
             tmp.unlink(missing_ok=True)
+
+    def accept_file(self, site: Identity, task: TaskRecord, tmp: Path, sha: str) -> UpdateReceipt:
+        """Check a complete, verified upload (``tmp``, whose sha256 is ``sha``) and store it
+        as the task's result; ``tmp`` is moved into place or left for the caller to remove."""
+        store, arts = self.state.store, self.state.artifacts
+        job_id, task_id = task.job_id, task.task_id
+        if task.status == TaskStatus.DONE:
+            return self._duplicate(task, sha)
+        self.check_active(task)
+        header = read_payload_file(tmp)
+        if header.kind != "update":
+            raise InvalidRequest("payload is not an update", code=ErrorCode.PAYLOAD_INVALID)
+        if task.name == "train":
+            self._check_shapes(task, tmp)
+        key = f"{job_dir(job_id)}/updates/{task.round}-{task.name}-{site.name}-{task_id}"
+        os.replace(tmp, arts.path(key))
+        _, created = store.add_update(
+            task_id=task_id,
+            path=key,
+            sha256=sha,
+            num_samples=header.num_samples if header.num_samples is not None else 1,
+            metrics=header.metrics,
+            now=self.state.clock(),
+        )
         if created:
             fault_point("update_stored")  # stored, not yet acknowledged: the site retries
         self.state.notifier.notify(tasks_key(job_id))
         publish_client_update(self.state, task, header.metrics, duplicate=not created)
         return UpdateReceipt(task_id=task_id, accepted=True, duplicate=not created, sha256=sha)
+
+    def duplicate_or_conflict(self, task: TaskRecord, sha: str) -> UpdateReceipt:
+        """The receipt of a result sent again after it was stored; TASK_NOT_ACTIVE when the
+        task has no result or a different one."""
+        if task.status != TaskStatus.DONE:
+            raise Conflict(
+                f"task {task.task_id} has no upload in progress",
+                code=ErrorCode.CONFLICT,
+                details={"received": 0},
+            )
+        return self._duplicate(task, sha)
 
     def _duplicate(self, task: TaskRecord, sha: str) -> UpdateReceipt:
         stored = next(

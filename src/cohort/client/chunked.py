@@ -1,0 +1,142 @@
+"""A site's side of chunked model transfers (the server's is server/services/transfer.py).
+
+Downloads go to a file chunk by chunk (HTTP Range), each chunk checked against the server's
+manifest and fetched again when it does not match; uploads go from a file chunk by chunk into
+an upload session, and after a cut the site asks the server how much it holds and continues
+from there. Memory stays at about one chunk whatever the model's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from cohort.errors import CohortError, ErrorCode
+from cohort.httpclient import check_response
+from cohort.schemas.fleet import BODY_SHA256_HEADER, UpdateReceipt
+from cohort.wire.payload import PayloadHeader, iter_payload, load_payload_file
+
+__all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "chunk_bytes_from_env",
+    "download_model",
+    "transfer_dir",
+    "upload_file",
+    "write_payload_temp",
+]
+
+#: Chunk size when ``COHORT_TRANSFER_CHUNK_BYTES`` is not set: a model up to this size moves
+#: in one request; larger ones in chunks of this size.
+DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+#: Times one chunk is fetched or sent again after a checksum mismatch before giving up.
+CHUNK_ATTEMPTS = 5
+
+Request = Callable[..., httpx.Response]
+
+
+def chunk_bytes_from_env() -> int:
+    """The chunk size from ``COHORT_TRANSFER_CHUNK_BYTES`` (bytes), else the default."""
+    raw = os.environ.get("COHORT_TRANSFER_CHUNK_BYTES")
+    return int(raw) if raw else DEFAULT_CHUNK_BYTES
+
+
+def transfer_dir() -> Path:
+    """Where partial transfers live: ``COHORT_TRANSFER_DIR`` (set by the site agent)."""
+    path = Path(os.environ.get("COHORT_TRANSFER_DIR") or tempfile.gettempdir())
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _mismatch(message: str) -> CohortError:
+    return CohortError(message, code=ErrorCode.CHECKSUM_MISMATCH)
+
+
+def _fetch_chunk(request: Request, url: str, start: int, length: int, sha: str) -> bytes:
+    for _ in range(CHUNK_ATTEMPTS):
+        headers = {"Range": f"bytes={start}-{start + length - 1}"}
+        response = check_response(request("GET", url, headers=headers))
+        data = response.content
+        if len(data) == length and hashlib.sha256(data).hexdigest() == sha:
+            return data
+    raise _mismatch(f"chunk at {start} of {url} did not match its sha256 {CHUNK_ATTEMPTS} times")
+
+
+def download_model(
+    request: Request, base: str, task_id: str, chunk: int
+) -> tuple[dict[str, np.ndarray], PayloadHeader]:
+    """Fetch a task's model in verified chunks into a file, check the whole, then load it."""
+    url = f"{base}/tasks/{task_id}/model"
+    manifest = check_response(request("GET", f"{url}/manifest", params={"chunk": chunk})).json()
+    size, step = int(manifest["size"]), int(manifest["chunk_bytes"])
+    whole = hashlib.sha256()
+    fd, name = tempfile.mkstemp(dir=transfer_dir(), prefix=f"model-{task_id}-", suffix=".part")
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for index, sha in enumerate(manifest["chunks"]):
+                start = index * step
+                data = _fetch_chunk(request, url, start, min(step, size - start), sha)
+                whole.update(data)
+                fh.write(data)
+        if whole.hexdigest() != manifest["sha256"]:
+            raise _mismatch(f"model of task {task_id} does not match its sha256")
+        return load_payload_file(path)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def write_payload_temp(params: Mapping[str, Any], header: PayloadHeader) -> tuple[Path, str, int]:
+    """Encode a payload straight into a temp file; return ``(path, sha256, size)``."""
+    size, pieces = iter_payload(params, header)
+    digest = hashlib.sha256()
+    fd, name = tempfile.mkstemp(dir=transfer_dir(), prefix="update-", suffix=".part")
+    with os.fdopen(fd, "wb") as fh:
+        for piece in pieces:
+            digest.update(piece)
+            fh.write(piece)
+    return Path(name), digest.hexdigest(), size
+
+
+def _held(request: Request, url: str) -> int:
+    return int(check_response(request("GET", url)).json()["received"])
+
+
+def upload_file(
+    request: Request, base: str, task_id: str, path: Path, sha: str, chunk: int
+) -> UpdateReceipt:
+    """Send a result file through an upload session, continuing where the server stands."""
+    url = f"{base}/tasks/{task_id}/upload"
+    size = path.stat().st_size
+    offset = _held(request, url)
+    mismatches = 0
+    with path.open("rb") as fh:
+        while offset < size:
+            fh.seek(offset)
+            data = fh.read(min(chunk, size - offset))
+            headers = {
+                BODY_SHA256_HEADER: hashlib.sha256(data).hexdigest(),
+                "Content-Type": "application/octet-stream",
+            }
+            try:
+                response = request(
+                    "PUT", url, params={"offset": offset}, content=data, headers=headers
+                )
+                offset = int(check_response(response).json()["received"])
+            except CohortError as exc:
+                # A chunk damaged on the way, or a session that moved (a retried request that
+                # did land): ask what the server holds and go on from there.
+                if exc.code not in (ErrorCode.CHECKSUM_MISMATCH, ErrorCode.CONFLICT):
+                    raise
+                mismatches += 1
+                if mismatches > CHUNK_ATTEMPTS * max(1, size // max(chunk, 1)):
+                    raise
+                offset = _held(request, url)
+    response = request("POST", f"{url}/commit", json={"size": size, "sha256": sha})
+    return UpdateReceipt.model_validate(check_response(response).json())

@@ -47,7 +47,8 @@ def rest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestFederation]:
     tmp = tmp_path_factory.mktemp("poison")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COHORT_HOME", str(tmp / "home"))
-        started = start_rest_federation(tmp, 3, [])
+        # A generous start-up: the module's jobs are worth waiting for on a loaded machine.
+        started = start_rest_federation(tmp, 3, [], start_timeout=120.0)
         try:
             yield started
         finally:
@@ -117,7 +118,7 @@ def test_poisoned_updates_are_refused_recorded_and_the_job_converges(
     # The score is the store's: a restarted server gives the same one.
     rest.fed.kill("server")
     rest.fed.start_server()
-    wait_until_connected(rest.fed.layout, rest.fed.sites, 60)
+    wait_until_connected(rest.fed.layout, rest.fed.sites, 120)
     assert _trust(rest, POISONER) == fallen
 
     # A job with a trust threshold leaves the poisoner out, and says why.

@@ -46,14 +46,18 @@ class RestFederation:
 
 
 def start_rest_federation(
-    tmp: Path, n_sites: int, server_args: list[str], start_sites: bool = True
+    tmp: Path,
+    n_sites: int,
+    server_args: list[str],
+    start_sites: bool = True,
+    start_timeout: float = 30.0,
 ) -> RestFederation:
     """Start server (with a REST port) and sites; make an admin key and a client key."""
     port = free_port()
     fed = Federation(tmp, n_sites, server_args=["--rest-port", str(port), *server_args])
     try:
         if start_sites:
-            fed.start()
+            fed.start(timeout=start_timeout)
         else:
             fed.start_server()
         kit = load_kit(fed.layout.admin_kit)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from cohort.faults import FAULT_ENV
+from cohort.faults import FAULT_ENV, HOLD_ENV, RELEASE_ENV
 from cohort.provision.processes import wait_until_connected
 from cohort.schemas.records import JobRecord
 from cohort.server.services.logstore import server_log_key
@@ -180,10 +180,17 @@ def test_a_graceful_server_restart_resumes_the_running_job(
 ) -> None:
     from cohort.admin import TargetType, new_secure_session
 
+    release = tmp_path / "release"
     with Federation(tmp_path, 2) as federation:
-        federation.start(timeout=120)
+        # The job process holds after round 1 is recorded until released: the restart below
+        # certainly lands mid-job (a 3-round job can finish before a restart arrives). The
+        # resumed job process holds at its first round too, so release after the restart.
+        federation.start_server(env={HOLD_ENV: "round_saved:2", RELEASE_ENV: str(release)})
+        for site in federation.sites:
+            federation.start_site(site)
+        wait_until_connected(federation.layout, federation.sites, 120)
         job_id = federation.submit(_job(tmp_path / "job"))
-        federation.wait_for(job_id, lambda r: bool(federation.api.rounds(job_id)), timeout=120)
+        federation.wait_for(job_id, lambda r: len(federation.api.rounds(job_id)) >= 2, timeout=120)
         sess = new_secure_session(
             "admin@cohort.local", str(federation.layout.admin_kit), timeout=10
         )
@@ -192,8 +199,10 @@ def test_a_graceful_server_restart_resumes_the_running_job(
         finally:
             sess.close()
         assert reply == {"status": "ok", "server_status": "restarted"}, reply
+        release.touch()
         record = federation.wait_for(job_id, _ended, timeout=180)
         assert record.status == JobStatus.FINISHED_OK, record
         assert record.meta["restarts"] == 1, record.meta
+        assert record.meta["resumed_from_round"] == 1, record.meta
         final = _final_model(federation, job_id)
         assert all(final[k].tobytes() == reference[k].tobytes() for k in reference)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from cohort.provision.processes import wait_until_connected
 from cohort.states import JOB_TERMINAL, JobStatus
 from tests.integration.federation import (
     Federation,
@@ -111,6 +112,9 @@ def test_site_cut_off_past_the_task_timeout_gets_its_stale_result_refused_and_re
     )
     log = _site_log(federation, "site-3", job_id)
     assert "TASK_NOT_ACTIVE" in log, log
+    # Its script is back; the last round asks site-3 only if the server sees it connected
+    # again when that round starts (its agent's next heartbeat), so wait for that first.
+    wait_until_connected(federation.layout, ["site-3"], 60)
     back.touch()
 
     record = federation.wait(job_id, timeout=120)

@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-torch test-ray fuzz-long lint bench bench-full bench-cohort soak clean
+.PHONY: demo test test-torch fuzz-long lint bench bench-full bench-cohort soak clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,12 +25,6 @@ test: $(BIN)/.installed
 test-torch: $(BIN)/.installed
 	$(BIN)/python -m pip install -q -e '.[dev,torch]'
 	$(BIN)/pytest -p no:xdist tests/examples -q
-
-# The simulator's Ray back end on a local Ray: `make test` skips it, as Ray is a 240 MB
-# install and its tests take about a minute here (a local Ray starts in 10-20 s).
-test-ray: $(BIN)/.installed
-	$(BIN)/python -m pip install -q -e '.[dev,ray]'
-	$(BIN)/pytest -p no:xdist tests/simulate/test_ray.py -q
 
 # The published scaleout client (seed 004), for tests/edge/test_published_client.py: its own
 # venv, not a test dependency (Python >= 3.12; grpcio, protobuf, cryptography, numpy 2.5).

@@ -27,7 +27,7 @@ from cohort.states import JOB_TERMINAL, JobStatus
 from tests.cli.helpers import envelope, events, run, running_federation
 from tests.integration.federation import Federation, make_job, toy_script
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("job_integration")]
 
 SLOW = "    time.sleep(30)"
 FAIL = "    raise RuntimeError('boom in round %d' % rnd)"

@@ -20,7 +20,7 @@ from cohort.recipes import FedAvgRecipe, JobLogReceiver, JobLogStreamer
 from tests.cli.helpers import envelope, run, running_federation
 from tests.integration.federation import ROOT, Federation, toy_script
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("log_streaming")]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("poc_workflow")]
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,7 @@ from cohort.states import JobStatus
 from tests.examples.helpers import EXAMPLES
 from tests.integration.federation import run_job_on_federation
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("examples_poc")]
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 

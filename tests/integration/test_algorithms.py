@@ -18,7 +18,7 @@ from cohort.states import JobStatus
 from tests.algorithms.realdata import real_job
 from tests.integration.federation import Federation
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("algorithms")]
 
 JOBS: list[tuple[str, dict[str, Any], list[str]]] = [
     ("cross_site_eval", {"num_rounds": 3}, []),

@@ -28,7 +28,7 @@ from cohort.store import open_store
 from tests.algorithms.realdata import real_job
 from tests.integration.federation import Federation, cmdline, job_pids, wait_no_job_processes
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("crash_resume")]
 
 NUM_ROUNDS = 3
 SCRIPT_ARGS = ["--data", "breast_cancer", "--shares", "2"]

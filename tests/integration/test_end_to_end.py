@@ -12,7 +12,7 @@ from safetensors.numpy import load_file
 from cohort.states import JobStatus
 from tests.integration.federation import Federation, wait_no_job_processes
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("end_to_end")]
 
 
 def test_hello_numpy_three_sites_reaches_accuracy(federation: Federation, tmp_path: Path) -> None:

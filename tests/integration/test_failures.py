@@ -30,7 +30,7 @@ from tests.integration.federation import (
     wait_no_job_processes,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("failures")]
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from cohort.wire.tensors import encode_tensors
 from tests.integration.federation import make_job, toy_script
 from tests.rest.conftest import RestFederation, error_code, start_rest_federation
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("poisoned_updates")]
 
 SCRIPT = Path(__file__).with_name("poisoned_softmax.py")
 ROUNDS = 5

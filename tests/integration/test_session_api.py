@@ -49,7 +49,7 @@ from cohort.provision.kit import KitConfig, create_kit
 from cohort.provision.poc import prepare_poc
 from tests.integration.federation import HELLO_NUMPY, ROOT, Federation, make_job, toy_script
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("session_api")]
 
 ADMIN = "admin@cohort.local"
 EXAMPLE = ROOT / "examples" / "admin-api" / "run_job.py"

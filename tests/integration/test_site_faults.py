@@ -24,7 +24,7 @@ from tests.integration.federation import (
     wait_no_job_processes,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("site_faults")]
 
 
 def _site_log(federation: Federation, site: str, job_id: str) -> str:

@@ -17,7 +17,7 @@ from cohort.states import JobStatus
 from tests.integration.federation import make_job, run_job_on_federation
 from tests.simulate.conftest import HELLO
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("integration")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("parity")]
 
 
 def _max_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:

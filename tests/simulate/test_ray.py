@@ -22,6 +22,7 @@ from cohort.states import JobStatus
 from cohort.wire.payload import decode_payload
 from tests.integration.federation import make_job
 from tests.simulate.conftest import HELLO, hello_copy
+from tests.simulate.test_scale import BIG_MODEL_SCRIPT
 
 ray = pytest.importorskip("ray")
 
@@ -145,9 +146,9 @@ def test_the_back_end_refuses_a_non_wire_message_before_calling_ray() -> None:
     handle = _FakeHandle()
     host = raybackend._Host(handle, ["site-1"])
     with pytest.raises(InvalidRequest):
-        backend._post(host, {"type": "ack", "site": "site-1", "error": ("a", "tuple")})
+        backend.post(host, {"type": "ack", "site": "site-1", "error": ("a", "tuple")})
     assert handle.sent == []
-    backend._post(host, {"type": "stop"})
+    backend.post(host, {"type": "stop"})
     assert handle.sent == [{"type": "stop"}]
 
 
@@ -185,24 +186,6 @@ def test_cli_backend_ray(tmp_path: Path, local_ray: Any) -> None:
     data = json.loads(run.stdout)["data"]
     assert data["backend"] == "ray" and data["status"] == "FINISHED_OK"
     assert data["peak_rss_mb"] > 0
-
-
-BIG_MODEL_SCRIPT = """
-import numpy as np
-import cohort.client as flare
-
-flare.init()
-while flare.is_running():
-    task = flare.receive()
-    if flare.is_submit_model():
-        params = {"w": np.zeros(1 << 18, dtype=np.float32)}  # 1 MiB
-        flare.send(flare.FLModel(params=params, meta={"num_samples": 1}))
-    elif flare.is_evaluate():
-        flare.send(flare.FLModel(metrics={"mean": float(task.params["w"].mean())}))
-    else:
-        flare.send(flare.FLModel(params={"w": task.params["w"] + 1.0}, meta={"num_samples": 1}))
-    del task  # the script keeps nothing between tasks: any model still held is the back end's
-"""
 
 
 def test_actor_memory_follows_working_sites_not_all_sites(

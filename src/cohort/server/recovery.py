@@ -109,9 +109,7 @@ async def resume_jobs(state: ServerState, jobs: list[JobRecord]) -> None:
     pending = list(jobs)
     while pending:
         version = notifier.version(JOBS_KEY)
-        # Heard from since this start: a site's last heartbeat before the crash may still
-        # look recent, but its agent has not reconnected yet and may not before that runs out.
-        connected = {s.name for s in state.connected_sites() if s.last_seen >= state.started}
+        connected = {s.name for s in state.connected_sites() if state.heard_since_start(s)}
         late = state.clock() >= deadline
         for job in [j for j in pending if late or set(j.sites) <= connected]:
             pending.remove(job)

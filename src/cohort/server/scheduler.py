@@ -130,7 +130,7 @@ class Scheduler:
                     continue
                 site = sites.get(site_name)
                 if site is None or not self.state.is_connected(site, now):
-                    if settling and (site is None or site.last_seen < self.state.started):
+                    if settling and (site is None or not self.state.heard_since_start(site)):
                         continue
                     if site_name not in lost_noted:
                         record_site_error(

@@ -69,6 +69,11 @@ class ServerState:
             return False
         return site.enabled and now - site.last_seen <= self.config.site_dead_after
 
+    def heard_since_start(self, site: SiteRecord) -> bool:
+        """Whether the site sent a heartbeat since this server started: one from before a
+        crash can still look recent while the site's agent has not reconnected."""
+        return site.last_seen >= self.started
+
     def connected_sites(self) -> list[SiteRecord]:
         """Sites heard from within ``site_dead_after`` seconds, by name."""
         now = self.clock()

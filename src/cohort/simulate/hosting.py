@@ -14,12 +14,13 @@ The transport (a pipe, Ray's method calls) only moves them; nothing here is pick
 
 from __future__ import annotations
 
+import abc
 import json
 import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack
 
 from cohort.errors import CohortError, error_from_envelope
 from cohort.schemas.fleet import TaskHeader
@@ -29,7 +30,10 @@ from cohort.simulate.site import SiteInbox, SiteLink, SiteScript, TaskOffer, run
 from cohort.simulate.threads import STACK_BYTES
 
 __all__ = [
+    "BackendArgs",
+    "Host",
     "HostLink",
+    "HostedBackend",
     "cancel_message",
     "deliver_to_sites",
     "handle_host_message",
@@ -195,3 +199,76 @@ def report_lost_sites(
     for site in sites:
         if site not in reported:
             link.site_exited(site, code, why, "")
+
+
+# -- the simulator's side, whatever the transport ---------------------------------------------
+class BackendArgs(TypedDict):
+    """What the simulator gives a hosted back end."""
+
+    job_id: str
+    sites: list[str]
+    app_dir: Path
+    client: ClientAppConfig
+    job_root: Path
+    link: SiteLink
+    logs_dir: Path
+    workers: int
+    variables: dict[str, str]
+    seed: int
+
+
+class Host(Protocol):
+    """A back end's handle on one host (a worker process, a Ray actor)."""
+
+    sites: list[str]
+    peak_rss_mb: float
+
+
+H = TypeVar("H", bound=Host)
+
+
+class HostedBackend(abc.ABC, Generic[H]):
+    """What a back end that hosts sites away from the simulator (worker processes, Ray
+    actors) does the same way: split the sites into ``workers`` groups, build the hosts'
+    common config, route tasks, cancels and the stop to the host of each site, and sum the
+    hosts' peak memory. A subclass starts the hosts, reads their messages and moves
+    messages with :meth:`post`; each host object has ``sites`` and ``peak_rss_mb``."""
+
+    def __init__(self, **args: Unpack[BackendArgs]) -> None:
+        self.link = args["link"]
+        self.logs_dir = args["logs_dir"]
+        self.groups = spread(args["sites"], args["workers"])
+        self.base = host_config(
+            job_id=args["job_id"],
+            app_dir=args["app_dir"],
+            client=args["client"],
+            job_root=args["job_root"],
+            logs_dir=args["logs_dir"],
+            variables=args["variables"],
+            seed=args["seed"],
+        )
+        self.hosts: list[H] = []
+        self.by_site: dict[str, H] = {}
+        self.reported: set[str] = set()
+
+    @abc.abstractmethod
+    def post(self, host: H, message: dict[str, Any]) -> None:
+        """Send ``message`` to ``host`` (one of :attr:`hosts`)."""
+
+    def deliver(self, site: str, offer: TaskOffer) -> None:
+        """Send a task to the host of the site."""
+        self.post(self.by_site[site], task_message(site, offer))
+
+    def cancel(self, site: str, task_id: str) -> None:
+        """Withdraw a task the site has not started."""
+        self.post(self.by_site[site], cancel_message(site, task_id))
+
+    def stop(self) -> None:
+        """The job is over: every host lets its sites end."""
+        for host in self.hosts:
+            self.post(host, {"type": "stop"})
+
+    @property
+    def workers_peak_rss_mb(self) -> float:
+        """Sum of the hosts' peak resident memory (an upper bound of their joint peak)."""
+        return sum(h.peak_rss_mb for h in self.hosts)

@@ -21,22 +21,18 @@ import threading
 import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-from cohort.schemas.job import ClientAppConfig
 from cohort.simulate.hosting import (
+    BackendArgs,
+    HostedBackend,
     HostLink,
-    cancel_message,
     deliver_to_sites,
     handle_host_message,
-    host_config,
     report_lost_sites,
     run_hosted_sites,
-    spread,
-    task_message,
 )
-from cohort.simulate.site import SiteInbox, SiteLink, TaskOffer
+from cohort.simulate.site import SiteInbox
 
 __all__ = ["ProcessesBackend", "worker_main"]
 
@@ -102,38 +98,11 @@ class _Worker:
         self.peak_rss_mb = 0.0
 
 
-class ProcessesBackend:
+class ProcessesBackend(HostedBackend[_Worker]):
     """Runs the sites in ``workers`` spawned processes."""
 
-    def __init__(
-        self,
-        *,
-        job_id: str,
-        sites: list[str],
-        app_dir: Path,
-        client: ClientAppConfig,
-        job_root: Path,
-        link: SiteLink,
-        logs_dir: Path,
-        workers: int,
-        variables: dict[str, str],
-        seed: int,
-    ) -> None:
-        self.link = link
-        self.logs_dir = logs_dir
-        self.groups = spread(sites, workers)
-        self.base = host_config(
-            job_id=job_id,
-            app_dir=app_dir,
-            client=client,
-            job_root=job_root,
-            logs_dir=logs_dir,
-            variables=variables,
-            seed=seed,
-        )
-        self.workers: list[_Worker] = []
-        self.by_site: dict[str, _Worker] = {}
-        self.reported: set[str] = set()
+    def __init__(self, **args: Unpack[BackendArgs]) -> None:
+        super().__init__(**args)
         # Messages to workers are written by one thread, never by the caller's: a Ctrl-C in
         # the main thread must not cut a message in half and leave a worker deaf to "stop".
         self.outbox: queue.SimpleQueue[tuple[_Worker, dict[str, Any]] | None] = queue.SimpleQueue()
@@ -158,7 +127,7 @@ class ProcessesBackend:
             worker = _Worker(process, ours, group)
             worker.reader = threading.Thread(target=self._read, args=(worker,), daemon=True)
             worker.reader.start()
-            self.workers.append(worker)
+            self.hosts.append(worker)
             self.by_site.update(dict.fromkeys(group, worker))
 
     def _read(self, worker: _Worker) -> None:
@@ -186,25 +155,16 @@ class ProcessesBackend:
         while (item := self.outbox.get()) is not None:
             self._send(*item)
 
-    def deliver(self, site: str, offer: TaskOffer) -> None:
-        """Send a task to the worker hosting the site."""
-        self.outbox.put((self.by_site[site], task_message(site, offer)))
-
-    def cancel(self, site: str, task_id: str) -> None:
-        """Withdraw a task the site has not started."""
-        self.outbox.put((self.by_site[site], cancel_message(site, task_id)))
-
-    def stop(self) -> None:
-        """The job is over: every worker lets its sites end."""
-        for worker in self.workers:
-            self.outbox.put((worker, {"type": "stop"}))
+    def post(self, host: _Worker, message: dict[str, Any]) -> None:
+        """Queue ``message`` for the sender thread to write to the worker."""
+        self.outbox.put((host, message))
 
     def join(self, timeout: float) -> list[str]:
         """Wait for the workers to end; kill those still running after ``timeout`` seconds and
         return their sites."""
         deadline = time.monotonic() + timeout
         stuck: list[str] = []
-        for worker in self.workers:
+        for worker in self.hosts:
             worker.process.join(max(deadline - time.monotonic(), 0.0))
             if worker.process.is_alive():
                 stuck.extend(worker.sites)
@@ -215,11 +175,6 @@ class ProcessesBackend:
         self.outbox.put(None)
         if self.sender.is_alive():
             self.sender.join(10.0)
-        for worker in self.workers:
+        for worker in self.hosts:
             worker.conn.close()
         return sorted(stuck)
-
-    @property
-    def workers_peak_rss_mb(self) -> float:
-        """Sum of the workers' peak resident memory (an upper bound of their joint peak)."""
-        return sum(w.peak_rss_mb for w in self.workers)

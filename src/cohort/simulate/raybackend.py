@@ -22,22 +22,17 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from cohort.errors import ErrorCode, InvalidRequest
-from cohort.schemas.job import ClientAppConfig
 from cohort.simulate.hosting import (
-    cancel_message,
+    BackendArgs,
+    HostedBackend,
     handle_host_message,
-    host_config,
     report_lost_sites,
-    spread,
-    task_message,
 )
 from cohort.simulate.rayhost import SiteHost
 from cohort.simulate.raywire import check_wire
-from cohort.simulate.site import SiteLink, TaskOffer
 
 __all__ = ["LOCAL_OBJECT_STORE_BYTES", "TAKE_WAIT", "RayBackend", "ray_module"]
 
@@ -69,38 +64,11 @@ class _Host:
         self.peak_rss_mb = 0.0
 
 
-class RayBackend:
+class RayBackend(HostedBackend[_Host]):
     """Runs the sites in ``workers`` Ray actors."""
 
-    def __init__(
-        self,
-        *,
-        job_id: str,
-        sites: list[str],
-        app_dir: Path,
-        client: ClientAppConfig,
-        job_root: Path,
-        link: SiteLink,
-        logs_dir: Path,
-        workers: int,
-        variables: dict[str, str],
-        seed: int,
-    ) -> None:
-        self.link = link
-        self.logs_dir = logs_dir
-        self.groups = spread(sites, workers)
-        self.base = host_config(
-            job_id=job_id,
-            app_dir=app_dir,
-            client=client,
-            job_root=job_root,
-            logs_dir=logs_dir,
-            variables=variables,
-            seed=seed,
-        )
-        self.hosts: list[_Host] = []
-        self.by_site: dict[str, _Host] = {}
-        self.reported: set[str] = set()
+    def __init__(self, **args: Unpack[BackendArgs]) -> None:
+        super().__init__(**args)
         self.started_ray = False
 
     def _connect(self, ray: Any) -> None:
@@ -161,25 +129,13 @@ class RayBackend:
                     continue
                 reply = handle_host_message(self.link, header, payload, self.reported)
                 if reply is not None:
-                    self._post(host, reply)
+                    self.post(host, reply)
         report_lost_sites(self.link, host.sites, self.reported, 1, why)
 
-    def _post(self, host: _Host, message: dict[str, Any]) -> None:
+    def post(self, host: _Host, message: dict[str, Any]) -> None:
+        """Send ``message`` to the actor (checked to be wire data first)."""
         check_wire(message, "message")
         host.handle.post.remote(message)
-
-    def deliver(self, site: str, offer: TaskOffer) -> None:
-        """Send a task to the actor hosting the site."""
-        self._post(self.by_site[site], task_message(site, offer))
-
-    def cancel(self, site: str, task_id: str) -> None:
-        """Withdraw a task the site has not started."""
-        self._post(self.by_site[site], cancel_message(site, task_id))
-
-    def stop(self) -> None:
-        """The job is over: every actor lets its sites end."""
-        for host in self.hosts:
-            self._post(host, {"type": "stop"})
 
     def join(self, timeout: float) -> list[str]:
         """Wait for the actors' sites to end; kill the actors (those still running after
@@ -200,8 +156,3 @@ class RayBackend:
         if self.started_ray:
             ray.shutdown()
         return sorted(stuck)
-
-    @property
-    def workers_peak_rss_mb(self) -> float:
-        """Sum of the actors' peak resident memory (an upper bound of their joint peak)."""
-        return sum(h.peak_rss_mb for h in self.hosts)

@@ -180,3 +180,27 @@ def test_preparation_is_fast(tmp_path: Path) -> None:
     start = time.perf_counter()
     prepare_poc(tmp_path, 3)
     assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.integration
+def test_start_poc_passes_server_args(
+    poc: PocLayout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``start_poc(server_args=...)`` reaches ``cohort server start``: here the REST listener."""
+    import ssl
+
+    import httpx
+
+    from cohort.provision import free_port
+    from cohort.provision.processes import start_poc, stop_poc
+
+    monkeypatch.setenv("COHORT_HOME", str(tmp_path / "home"))
+    port = free_port()
+    start_poc(poc, timeout=120, server_args=["--rest-port", str(port)])
+    try:
+        context = ssl.create_default_context(cafile=str(load_kit(poc.admin_kit).ca))
+        with httpx.Client(verify=context, timeout=30) as http:
+            reply = http.get(f"https://127.0.0.1:{port}/api/v1/health")
+        assert reply.status_code == 200, reply.text
+    finally:
+        stop_poc(poc)

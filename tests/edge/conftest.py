@@ -3,9 +3,12 @@ the tests of the package share."""
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +16,9 @@ import pytest
 from cohort.edge import Scaleout
 from cohort.provision import free_port
 from tests.rest.conftest import RestFederation, start_rest_federation
+
+#: The example compute package (a site app folder), which tests upload as a zip.
+PACKAGE = Path(__file__).resolve().parents[2] / "examples" / "edge-package" / "package"
 
 
 @dataclass
@@ -42,6 +48,16 @@ class EdgeFederation:
                     return dict(got)
                 assert time.monotonic() < deadline, got
                 time.sleep(0.5)
+
+
+def package_zip() -> bytes:
+    """The example package as ``zip -r`` makes it: everything under one top folder."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for path in sorted(PACKAGE.iterdir()):
+            if path.is_file():
+                zf.write(path, f"edge-package/{path.name}")
+    return buf.getvalue()
 
 
 @pytest.fixture(scope="package")

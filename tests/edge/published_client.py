@@ -58,8 +58,7 @@ def main() -> None:
     out["trail"] = c.get_model_trail()
     out["validations"] = c.get_validations(session_id=session_id)
     out["session_validations_count"] = c.get_validations_count(session_id=session_id)
-    package = work / "package.tgz"
-    package.write_bytes(b"package bytes " * 1000)
+    package = work / "package.zip"  # written by the test: the example compute package
     out["package"] = c.set_active_package(str(package), "numpyhelper", "published-package")
     out["checksum_after"] = c.get_package_checksum()
     out["attribute"] = c.add_attributes({"key": "zone", "value": "eu", "entity_id": "site-3"})

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cohort.states import JobStatus
-from tests.edge.conftest import EdgeFederation
+from tests.edge.conftest import EdgeFederation, package_zip
 
 pytestmark = pytest.mark.xdist_group("edge")
 
@@ -39,6 +39,8 @@ def _has_scaleout() -> bool:
 )
 def test_published_client_runs_a_session_on_cohort(edge: EdgeFederation, tmp_path: Path) -> None:
     url = f"https://{edge.host}:{edge.port}"
+    package = package_zip()
+    (tmp_path / "package.zip").write_bytes(package)
     run = subprocess.run(
         [PYTHON, SCRIPT, url, str(edge.rest.ca), edge.rest.admin_key, str(tmp_path)],
         capture_output=True,
@@ -74,8 +76,9 @@ def test_published_client_runs_a_session_on_cohort(edge: EdgeFederation, tmp_pat
     ]
     assert out["validations"]["count"] == out["session_validations_count"] > 0
 
-    digest = hashlib.sha256(b"package bytes " * 1000).hexdigest()
+    digest = hashlib.sha256(package).hexdigest()
     assert out["package"]["name"] == "published-package"
+    assert out["package"]["entry"] == "centroid_train.py"
     assert out["checksum_after"] == {"checksum": digest}
     assert out["current"] == {"site-3": {"zone": "eu"}}
     assert [a["value"] for a in out["trail_attributes"]["result"]] == ["eu"]

@@ -110,6 +110,7 @@ class Package(BaseModel):
     helper: str
     file_name: str
     checksum: str = Field(description="sha256 of the package file.")
+    entry: str = Field(default="", description="The site script the package runs.")
     committed_at: str
     active: bool
     builtin: bool

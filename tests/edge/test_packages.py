@@ -1,6 +1,7 @@
 """A compute package is a session's site app: an uploaded package (examples/edge-package) runs
 on the sites of a real federation, a hostile or malformed one is refused with its code, and a
-site whose policy refuses custom code refuses the package's job.
+site whose policy refuses custom code refuses the package's job. A validation run of the
+package's model runs the package too, and ``control/stop`` aborts a running session.
 
 The module has its own federation: making a package active changes what every later session
 of the shared one would run.
@@ -18,10 +19,8 @@ from pathlib import Path
 import pytest
 
 from cohort.errors import CohortError
-from cohort.provision import free_port
 from cohort.states import JobStatus
-from tests.edge.conftest import PACKAGE, EdgeFederation, package_zip
-from tests.rest.conftest import start_rest_federation
+from tests.edge.conftest import PACKAGE, EdgeFederation, edge_federation, package_zip
 
 pytestmark = pytest.mark.xdist_group("edge-packages")
 
@@ -41,19 +40,9 @@ def zip_of(entries: dict[str, bytes], links: tuple[str, ...] = ()) -> bytes:
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeFederation]:
-    """Three sites (site-3 refuses custom code) and a server with the edge listener."""
-    tmp = tmp_path_factory.mktemp("edge-packages")
-    port = free_port()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COHORT_HOME", str(tmp / "home"))
-        rest = start_rest_federation(tmp, 3, ["--edge-port", str(port)])
-        try:
-            policy = rest.fed.layout.site_kits["site-3"] / "local" / "policy.json"
-            policy.parent.mkdir(parents=True, exist_ok=True)
-            policy.write_text('{"allow_custom_code": false}')
-            yield EdgeFederation(rest, port)
-        finally:
-            rest.fed.stop()
+    """Three sites and a server with the edge listener."""
+    with edge_federation(tmp_path_factory, "edge-packages") as started:
+        yield started
 
 
 @pytest.mark.parametrize(
@@ -85,14 +74,28 @@ def test_a_bad_package_is_refused_and_not_stored(
 def test_a_session_runs_the_active_package(fed: EdgeFederation, tmp_path: Path) -> None:
     archive = tmp_path / "edge-package.zip"
     archive.write_bytes(package_zip())
+    policy = fed.rest.fed.layout.site_kits["site-3"] / "local" / "policy.json"
+    policy.parent.mkdir(parents=True, exist_ok=True)
+    policy.write_text('{"allow_custom_code": false}')  # read again for every job
     with fed.client() as c:
         pkg = c.set_active_package(archive, "numpyhelper", "centroids", "nearest centroids")
         assert pkg["active"] is True and pkg["entry"] == "centroid_train.py"
-        started = c.start_session(name="pkg", rounds=2, min_clients=2, round_timeout=120)
-        sid = started["session_id"]
-        assert fed.wait_finished(sid, 1)["status"] == "Finished"
+        try:
+            started = c.start_session(name="pkg", rounds=2, min_clients=2, round_timeout=120)
+            sid = started["session_id"]
+            assert fed.wait_finished(sid, 1)["status"] == "Finished"
+        finally:
+            policy.unlink()
         validations = c.get_validations(session_id=sid)
         rounds = c._get("rounds/", session_id=sid)["result"]
+        # every site (site-3 too, now) scores the final model, with the package's script
+        final = f"model_{sid}_round_2"
+        run = c._post("validations/start", {"session_id": sid, "model_id": final})
+        validated = fed.rest.fed.wait(run["job_id"])
+        assert validated.status == JobStatus.FINISHED_OK, validated.status_reason
+        after = c.get_validations(session_id=sid, model_id=final)
+        count_after = c.get_validations_count(session_id=sid)
+        sessions = {s["session_id"] for s in c._get("sessions/")["result"]}
 
     job = fed.rest.fed.wait(sid)
     assert job.status == JobStatus.FINISHED_OK, job.status_reason
@@ -125,3 +128,22 @@ def test_a_session_runs_the_active_package(fed: EdgeFederation, tmp_path: Path) 
     result = fed.rest.fed.api.download_result(sid, tmp_path / "result")
     log = (result / "workspace" / "site-1" / "log.txt").read_text()
     assert "site-1: round 1 centroid accuracy" in log
+    # the validation run: three more scores of the final model, in the session
+    assert validations["count"] + 3 == count_after
+    extra = [v for v in after["result"] if v["sender"]["name"] == "site-3"]
+    assert len(extra) == 1 and extra[0]["data"]["accuracy"] > 0.8
+    assert sid in sessions and run["job_id"] not in sessions
+
+
+def test_control_stop_aborts_the_running_session(fed: EdgeFederation) -> None:
+    with fed.client() as c:
+        sid = c.start_session(name="long", rounds=200, min_clients=3)["session_id"]
+        fed.rest.fed.wait_for(sid, lambda j: j.status == JobStatus.RUNNING)
+        stopped = c._post("control/stop")
+        assert stopped["job_ids"] == [sid]
+        job = fed.rest.fed.wait(sid)
+        assert job.status == JobStatus.ABORTED and "control/stop" in job.status_reason
+        assert c.get_session(sid)["status"] == "Failed"
+        with pytest.raises(CohortError) as err:
+            c._post("control/stop")
+        assert str(err.value.code) == "CONFLICT"

@@ -196,6 +196,14 @@ def test_custom_command_runs_on_the_chosen_sites(edge: EdgeFederation) -> None:
         # breast cancer: 30 features; each site's share of the training rows
         assert {r["features"] for r in done["result"].values()} == {30.0}
         assert all(r["train_rows"] > 0 and r["test_rows"] > 0 for r in done["result"].values())
+        # the commands tree serves the same records; none has a parent or a barrier
+        cid = done["correlation_id"]
+        assert cid in {x["correlation_id"] for x in c._get("commands/roots")["result"]}
+        assert c._get("commands/", parent_correlation_id=cid)["count"] == 0
+        assert c._post(f"commands/{cid}/stop")["status"] == "Finished"  # it had ended
+        with pytest.raises(CohortError) as err:
+            c._post(f"commands/{cid}/skip")
+        assert str(err.value.code) == "INVALID_REQUEST"
         unknown = c.run_custom_command("reboot", blocking=True, timeout=60)
         assert unknown["status"] == "Failed" and "reboot" in unknown["message"]
         assert {s["session_id"] for s in c._get("sessions/")["result"]} == before

@@ -52,7 +52,7 @@ class EdgeServices:
             packages=packages,
             results=EdgeResultService(core.state),
             sessions=SessionService(core.state, core.jobs, models, packages, network),
-            predictions=PredictionService(core.state, core.jobs, models),
+            predictions=PredictionService(core.state, core.jobs, models, packages),
             commands=CommandService(core.state, core.jobs),
         )
 

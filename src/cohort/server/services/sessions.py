@@ -6,7 +6,7 @@ is active when it starts: the built-in script, or the newest uploaded package.
 A session created over the edge API keeps a descriptor at ``edge/sessions/<id>.json`` (its
 name, config, seed model and runs: ``[{job_id, parent_model, package_id}]``); its first job's
 id is the session id, so ``cohort job list`` shows it. Jobs started another way are sessions
-too, with one run and no descriptor, but for prediction runs and custom commands
+too, with one run and no descriptor, but for prediction and validation runs and custom commands
 (predictions.py, commands.py).
 """
 
@@ -33,6 +33,7 @@ from cohort.server.services.edge_packages import EdgePackageService
 from cohort.server.services.events import iso
 from cohort.server.services.jobs import JobService
 from cohort.server.services.predictions import JOB_PREFIX as PREDICTION_JOBS
+from cohort.server.services.predictions import VALIDATION_JOBS
 from cohort.server.services.recipe_jobs import TabularJob, check_dataset
 from cohort.server.state import ServerState
 from cohort.states import JOB_TERMINAL, JobStatus
@@ -51,6 +52,8 @@ AGGREGATORS = {
     "krum": "krum",
     "multi_krum": "multi_krum",
 }
+#: Jobs that are not sessions: prediction and validation runs, custom commands.
+NOT_SESSIONS = (PREDICTION_JOBS, VALIDATION_JOBS, COMMAND_JOBS)
 #: aggregator_kwargs the workflow takes.
 AGGREGATOR_KWARGS = ("trim_ratio", "num_byzantine", "multi_krum_m")
 
@@ -220,6 +223,21 @@ class SessionService:
         self._save(data)
         return self.get(req.session_id)
 
+    async def stop(self, who: Identity, session_id: str | None) -> list[str]:
+        """Abort the running run of ``session_id``, or of every running session when None
+        (``control/stop``: the dialect's one current session); the jobs aborted. CONFLICT
+        when none is running."""
+        views = self.all() if session_id is None else [self.get(session_id)]
+        running = [v.job_ids[-1] for v in views if v.status == "Started"]
+        if not running:
+            raise Conflict(
+                "no session is running" if session_id is None else f"{session_id} is not running",
+                hint="Start one with sessions/start.",
+            )
+        for job_id in running:
+            await self.jobs.abort(job_id, reason=f"session stopped by {who.name} (control/stop)")
+        return running
+
     # -- read -------------------------------------------------------------------------------
     def _view(self, data: dict[str, Any]) -> SessionView:
         runs = [r["job_id"] for r in data["runs"]]
@@ -246,7 +264,9 @@ class SessionService:
                 claimed |= {r["job_id"] for r in data["runs"]}
                 found.append(self._view(data))
         for job in self.state.store.list_jobs(JobFilter()):
-            if job.job_id in claimed or job.job_id.startswith((PREDICTION_JOBS, COMMAND_JOBS)):
+            if job.job_id in claimed or job.job_id.startswith(
+                (PREDICTION_JOBS, VALIDATION_JOBS, COMMAND_JOBS)
+            ):
                 continue
             found.append(
                 SessionView(

@@ -122,6 +122,13 @@ def test_unknown_ids_are_404(
     assert error_code(response) == "NOT_FOUND"
 
 
+def test_server_functions_are_refused_with_the_reason(edge: EdgeFederation) -> None:
+    body = {"session_config": {"server_functions": "class ServerFunctions: ..."}}
+    response = call(edge, "POST", "/api/v1/sessions/", edge.rest.admin_key, json=body)
+    assert response.status_code == 400 and error_code(response) == "INVALID_REQUEST"
+    assert "caller's code in the server" in response.json()["error"]["message"]
+
+
 def test_staging_a_model_is_refused_with_the_reason(edge: EdgeFederation) -> None:
     model = f"model_{edge.session_id}_round_1"
     response = call(edge, "POST", f"/api/v1/models/{model}/stage", edge.rest.admin_key, json={})

@@ -141,8 +141,10 @@ class SessionService:
             # Running it would run a caller's code on the server; Cohort's sessions run the
             # workflow only. Refused rather than ignored, so nobody trusts it ran.
             raise InvalidRequest(
-                "server_functions are not supported",
-                hint="Submit a job folder with a custom workflow (cohort job submit) instead.",
+                "server_functions are refused: running them would run a caller's code in the "
+                "server",
+                hint="Put your code in a compute package (it runs on the sites) or submit a "
+                "job folder with a custom workflow (cohort job submit).",
             )
         if config.helper_type not in (None, "numpyhelper"):
             raise InvalidRequest(

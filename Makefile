@@ -28,7 +28,10 @@ test-torch: $(BIN)/.installed
 
 # The published scaleout client (seed 004), for tests/edge/test_published_client.py: its own
 # venv, not a test dependency (Python >= 3.12; grpcio, protobuf, cryptography, numpy 2.5).
-SCALEOUT_PYTHON ?= $(shell command -v python3.12 || command -v python3.13)
+# The first python3.12/3.13 that runs: a pyenv shim of a version that is installed but not
+# selected is on PATH and fails, so pyenv's own installs are tried too.
+SCALEOUT_PYTHON ?= $(shell for p in python3.12 python3.13 $$HOME/.pyenv/versions/3.1[23]*/bin/python3; \
+	do $$p -c '' 2>/dev/null && command -v $$p && break; done)
 .venv-scaleout:
 	$(SCALEOUT_PYTHON) -m venv .venv-scaleout
 	.venv-scaleout/bin/python -m pip install -q scaleout==1.1.0

@@ -26,7 +26,11 @@ __all__ = [
     "DEFAULT_MAX_JOB_BYTES",
     "SERVER_CONFIG",
     "JobFolder",
+    "checked_zip_names",
     "extract_job_zip",
+    "read_json_entry",
+    "strip_wrapper",
+    "unpack_checked_zip",
     "validate_job_zip",
     "zip_job_folder",
 ]
@@ -141,20 +145,23 @@ def _check_layout(infos: list[zipfile.ZipInfo]) -> None:
         )
 
 
-def _strip_wrapper(names: list[str]) -> str:
-    # `zip -r my_job.zip my_job/` puts everything under one folder: accept that as the root.
-    if any(n == "meta.json" for n in names):
+def strip_wrapper(names: list[str], marker: str = "meta.json") -> str:
+    """The single top folder that holds everything and ``marker`` (``zip -r my_job.zip
+    my_job/`` puts the job under ``my_job/``), or "" when ``marker`` is at the root."""
+    if any(n == marker for n in names):
         return ""
     tops = {n.split("/", 1)[0] for n in names}
     if len(tops) == 1:
         top = next(iter(tops)) + "/"
-        if top + "meta.json" in names:
+        if top + marker in names:
             return top
     return ""
 
 
-def validate_job_zip(data: bytes, max_bytes: int = DEFAULT_MAX_JOB_BYTES) -> JobFolder:
-    """Check a job archive completely; raise the error code of the first defect found."""
+def checked_zip_names(data: bytes, max_bytes: int = DEFAULT_MAX_JOB_BYTES) -> list[str]:
+    """The file entries of a zip archive that passes every hostile-archive check (size, zip
+    bomb, entry count, names that escape or cannot be created, links, damaged entries); raise
+    the error code of the first defect found. Job folders and edge packages share this."""
     if len(data) > max_bytes:
         raise PayloadTooLarge(
             f"job archive is {len(data)} bytes, over the {max_bytes} byte limit",
@@ -191,13 +198,24 @@ def validate_job_zip(data: bytes, max_bytes: int = DEFAULT_MAX_JOB_BYTES) -> Job
             raise _defect(
                 ErrorCode.INVALID_JOB_DEFINITION, f"job archive entry {damaged!r} is damaged"
             )
-        names = [i.filename for i in infos if not i.is_dir()]
-        prefix = _strip_wrapper(names)
-        files = {n[len(prefix) :]: n for n in names if n.startswith(prefix)}
-        return _check_contents(zf, files, max_bytes)
+        return [i.filename for i in infos if not i.is_dir()]
 
 
-def _read_json(zf: zipfile.ZipFile, name: str, max_bytes: int) -> object:
+def validate_job_zip(data: bytes, max_bytes: int = DEFAULT_MAX_JOB_BYTES) -> JobFolder:
+    """Check a job archive completely; raise the error code of the first defect found."""
+    return _validate(data, max_bytes)[0]
+
+
+def _validate(data: bytes, max_bytes: int) -> tuple[JobFolder, str]:
+    names = checked_zip_names(data, max_bytes)
+    prefix = strip_wrapper(names)
+    files = {n[len(prefix) :]: n for n in names if n.startswith(prefix)}
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return _check_contents(zf, files, max_bytes), prefix
+
+
+def read_json_entry(zf: zipfile.ZipFile, name: str, max_bytes: int) -> object:
+    """An archive entry as strict JSON (at most 4 MiB); ValueError when it is not."""
     with zf.open(name) as fh:
         raw = fh.read(min(max_bytes, _MAX_JSON_BYTES) + 1)
     if len(raw) > _MAX_JSON_BYTES:
@@ -213,7 +231,7 @@ def _load_config(
 ) -> _M:
     key = f"{app}/{rel}"
     try:
-        return model.model_validate(_read_json(zf, files[key], 4 * 1024 * 1024))
+        return model.model_validate(read_json_entry(zf, files[key], 4 * 1024 * 1024))
     except (ValueError, ValidationError) as exc:
         raise _defect(ErrorCode.INVALID_JOB_DEFINITION, f"{key} is invalid: {exc}") from exc
 
@@ -226,7 +244,7 @@ def _check_contents(zf: zipfile.ZipFile, files: dict[str, str], max_bytes: int) 
             hint="A job folder holds meta.json at its root; see docs/job-format.md.",
         )
     try:
-        meta = JobMeta.model_validate(_read_json(zf, files["meta.json"], max_bytes))
+        meta = JobMeta.model_validate(read_json_entry(zf, files["meta.json"], max_bytes))
     except (ValueError, ValidationError) as exc:
         raise _defect(ErrorCode.JOB_META_INVALID, f"meta.json is invalid: {exc}") from exc
     server_configs: dict[str, ServerAppConfig] = {}
@@ -281,10 +299,16 @@ def _check_contents(zf: zipfile.ZipFile, files: dict[str, str], max_bytes: int) 
 
 def extract_job_zip(data: bytes, dest: Path, max_bytes: int = DEFAULT_MAX_JOB_BYTES) -> JobFolder:
     """Validate ``data`` and unpack it under ``dest`` (which must not exist yet)."""
-    folder = validate_job_zip(data, max_bytes)
+    folder, prefix = _validate(data, max_bytes)
+    unpack_checked_zip(data, dest, prefix, max_bytes)
+    return folder
+
+
+def unpack_checked_zip(data: bytes, dest: Path, prefix: str, max_bytes: int) -> None:
+    """Unpack the entries under ``prefix`` of an archive that passed :func:`checked_zip_names`
+    into ``dest``, counting the bytes actually inflated against ``max_bytes``."""
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         names = [i.filename for i in zf.infolist() if not i.is_dir()]
-        prefix = _strip_wrapper(names)
         written = 0
         for name in names:
             if not name.startswith(prefix):
@@ -300,4 +324,3 @@ def extract_job_zip(data: bytes, dest: Path, max_bytes: int = DEFAULT_MAX_JOB_BY
                             code=ErrorCode.JOB_TOO_LARGE,
                         )
                     out.write(chunk)
-    return folder

@@ -35,15 +35,9 @@ def main() -> None:
         "online_count": c.get_clients_count(only_active=True),
         "client_config": c.get_client_config(),
         "combiners_count": c.get_combiners_count(),
-        "models_count": c.get_models_count(),
-        "rounds_count": c.get_rounds_count(),
-        "sessions_count": c.get_sessions_count(),
         "packages_count": c.get_packages_count(),
         "active_package": c.get_active_package(),
         "package_checksum": c.get_package_checksum(),
-        "statuses": c.get_statuses(event_type="MODEL_UPDATE", n_max=2),
-        "statuses_count": c.get_statuses_count(),
-        "validations_count": c.get_validations_count(),
     }
     seed = work / "seed.npz"
     np.savez(seed, w=np.zeros((30, 2), np.float32), b=np.zeros(2, np.float32))  # breast cancer
@@ -55,11 +49,16 @@ def main() -> None:
     out["finished"] = wait_finished(c, session_id, 1)
     out["continued"] = c.continue_session(session_id, rounds=1, round_timeout=120)
     out["finished_again"] = wait_finished(c, session_id, 2)
+    out["models_count"] = c.get_models_count()
+    out["rounds_count"] = c.get_rounds_count()
+    out["sessions_count"] = c.get_sessions_count()
+    out["statuses"] = c.get_statuses(event_type="MODEL_UPDATE", n_max=2)
+    out["statuses_count"] = c.get_statuses_count()
+    out["validations_count"] = c.get_validations_count()
     out["trail"] = c.get_model_trail()
     out["validations"] = c.get_validations(session_id=session_id)
     out["session_validations_count"] = c.get_validations_count(session_id=session_id)
-    package = work / "package.tgz"
-    package.write_bytes(b"package bytes " * 1000)
+    package = work / "package.zip"  # written by the test: the example compute package
     out["package"] = c.set_active_package(str(package), "numpyhelper", "published-package")
     out["checksum_after"] = c.get_package_checksum()
     out["attribute"] = c.add_attributes({"key": "zone", "value": "eu", "entity_id": "site-3"})
@@ -68,6 +67,18 @@ def main() -> None:
     out["status"] = c.add_status({"type": "NETWORK", "status": "from scaleout", "sender": {}})
     out["command"] = c.run_custom_command("data_summary", synchronous=True, timeout=120)
     out["inference"] = c.start_inference(out["trail"][0]["model_id"], client_ids=["site-1"])
+    cid = out["command"]["correlation_id"]
+    out["command_one"] = c.get_command(cid)
+    out["commands"] = c.get_commands()
+    out["commands_count"] = c.get_commands_count()
+    out["command_roots"] = c.get_commands_roots()
+    out["step"] = c.step_current_command()  # refused: the error envelope
+    out["stage"] = c.stage_model(out["trail"][0]["model_id"])  # refused too
+    try:
+        c.stop_current_command()  # nothing runs now: 409
+    except RuntimeError as exc:
+        out["stop"] = str(exc)
+    out["validation_run"] = c.start_validation(session_id, out["trail"][0]["model_id"])
     print(json.dumps(out))
 
 

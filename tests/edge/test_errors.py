@@ -66,6 +66,7 @@ def test_a_client_key_reads_but_may_not_start_sessions(edge: EdgeFederation) -> 
         ("/api/v1/statuses/", {"type": "X"}),
         ("/api/v1/file-upload/init", {"file_name": "a", "file_size": -1, "chunk_size": 1}),
         ("/api/v1/control/start_inference", {"client_ids": ["no-such-site"]}),
+        ("/api/v1/control/continue", None),
     ],
 )
 def test_bad_input_is_400(edge: EdgeFederation, path: str, body: dict[str, Any]) -> None:
@@ -107,6 +108,10 @@ def test_a_bad_upload_is_400(edge: EdgeFederation) -> None:
         ("POST", "/api/v1/sessions/", {"seed_model_id": "nope"}),
         ("POST", "/api/v1/predictions/start", {"model_id": "nope"}),
         ("POST", "/api/v1/file-upload/abc/complete", None),
+        ("POST", "/api/v1/validations/start", {"session_id": "nope", "model_id": "x"}),
+        ("POST", "/api/v1/models/nope/stage", {"client_ids": None}),
+        ("POST", "/api/v1/commands/nope/stop", None),
+        ("POST", "/api/v1/commands/nope/skip", None),
     ],
 )
 def test_unknown_ids_are_404(
@@ -115,6 +120,23 @@ def test_unknown_ids_are_404(
     response = call(edge, method, path, edge.rest.admin_key, json=body)
     assert response.status_code == 404, response.text
     assert error_code(response) == "NOT_FOUND"
+
+
+def test_server_functions_are_refused_with_the_reason(edge: EdgeFederation) -> None:
+    body = {"session_config": {"server_functions": "class ServerFunctions: ..."}}
+    response = call(edge, "POST", "/api/v1/sessions/", edge.rest.admin_key, json=body)
+    assert response.status_code == 400 and error_code(response) == "INVALID_REQUEST"
+    assert "caller's code in the server" in response.json()["error"]["message"]
+
+
+def test_staging_a_model_is_refused_with_the_reason(edge: EdgeFederation) -> None:
+    model = f"model_{edge.session_id}_round_1"
+    response = call(edge, "POST", f"/api/v1/models/{model}/stage", edge.rest.admin_key, json={})
+    assert response.status_code == 400 and error_code(response) == "INVALID_REQUEST"
+    assert "not staged" in response.json()["error"]["message"]
+    body = {"session_id": edge.session_id, "model_id": "model_nope_round_1"}
+    response = call(edge, "POST", "/api/v1/validations/start", edge.rest.admin_key, json=body)
+    assert response.status_code == 404 and error_code(response) == "NOT_FOUND"
 
 
 def test_the_rest_port_keeps_its_own_shapes(

@@ -11,18 +11,27 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cohort.states import JobStatus
-from tests.edge.conftest import EdgeFederation
+from tests.edge.conftest import EdgeFederation, edge_federation, package_zip
 
 pytestmark = pytest.mark.xdist_group("edge")
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv-scaleout" / "bin" / "python"
 SCRIPT = Path(__file__).with_name("published_client.py")
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeFederation]:
+    """A federation of its own: the client sets the active model and package and adds
+    attributes, which the shared federation's tests read."""
+    with edge_federation(tmp_path_factory, "edge-published") as started:
+        yield started
 
 
 def _has_scaleout() -> bool:
@@ -39,6 +48,8 @@ def _has_scaleout() -> bool:
 )
 def test_published_client_runs_a_session_on_cohort(edge: EdgeFederation, tmp_path: Path) -> None:
     url = f"https://{edge.host}:{edge.port}"
+    package = package_zip()
+    (tmp_path / "package.zip").write_bytes(package)
     run = subprocess.run(
         [PYTHON, SCRIPT, url, str(edge.rest.ca), edge.rest.admin_key, str(tmp_path)],
         capture_output=True,
@@ -55,8 +66,9 @@ def test_published_client_runs_a_session_on_cohort(edge: EdgeFederation, tmp_pat
     assert sorted(c["client_id"] for c in out["active_clients"]["result"]) == sites
     assert out["clients_count"] == out["online_count"] == len(sites)
     assert out["combiners_count"] == 1
-    assert out["models_count"] >= 5 and out["rounds_count"] >= 5 and out["sessions_count"] >= 1
-    assert out["statuses"]["count"] >= 9 and len(out["statuses"]["result"]) == 2
+    # after its two runs of one round each on three sites: seed + 2 x 2 global models
+    assert out["models_count"] == 5 and out["rounds_count"] == 4 and out["sessions_count"] == 1
+    assert out["statuses"]["count"] == 6 and len(out["statuses"]["result"]) == 2
     assert out["validations_count"] > 0
 
     # the uploaded seed became the active model and the session started from it
@@ -74,8 +86,9 @@ def test_published_client_runs_a_session_on_cohort(edge: EdgeFederation, tmp_pat
     ]
     assert out["validations"]["count"] == out["session_validations_count"] > 0
 
-    digest = hashlib.sha256(b"package bytes " * 1000).hexdigest()
+    digest = hashlib.sha256(package).hexdigest()
     assert out["package"]["name"] == "published-package"
+    assert out["package"]["entry"] == "centroid_train.py"
     assert out["checksum_after"] == {"checksum": digest}
     assert out["current"] == {"site-3": {"zone": "eu"}}
     assert [a["value"] for a in out["trail_attributes"]["result"]] == ["eu"]
@@ -85,3 +98,18 @@ def test_published_client_runs_a_session_on_cohort(edge: EdgeFederation, tmp_pat
     assert out["inference"]["model_id"] == trail[0]
     job = edge.rest.fed.wait(out["inference"]["job_id"])
     assert job.status == JobStatus.FINISHED_OK and job.sites == ["site-1"]
+
+    # the commands tree, and the control calls Cohort serves or refuses with a reason
+    cid = out["command"]["correlation_id"]
+    assert out["command_one"]["correlation_id"] == cid
+    assert cid in {x["correlation_id"] for x in out["commands"]["result"]}
+    assert out["commands_count"] == out["commands"]["count"] == out["command_roots"]["count"]
+    assert out["step"]["error"]["code"] == out["stage"]["error"]["code"] == "INVALID_REQUEST"
+    assert "CONFLICT" in out["stop"] and "no session is running" in out["stop"]
+    # a validation run: every site scores the final model, listed with the session's
+    validated = edge.rest.fed.wait(out["validation_run"]["job_id"])
+    assert validated.status == JobStatus.FINISHED_OK, validated.status_reason
+    before = [v for v in out["validations"]["result"] if v["model_id"] == trail[0]]
+    with edge.client() as c:
+        after = c.get_validations(session_id=sid, model_id=trail[0])
+    assert after["count"] == len(before) + len(sites)

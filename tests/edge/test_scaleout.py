@@ -133,26 +133,25 @@ def test_seed_model_and_package_uploads(edge: EdgeFederation, tmp_path: Path) ->
     w = np.arange(39, dtype=np.float32).reshape(13, 3)
     np.savez(seed, w=w, b=np.zeros(3, np.float32))
     package = tmp_path / "package.tgz"
-    package.write_bytes(b"an app archive " * 100_000)  # two chunks
+    package.write_bytes(b"an app archive " * 100_000)  # two chunks, and not a zip
     with edge.client() as c:
         models_before = c.get_models_count()
         packages_before = c.get_packages_count()
-        assert c.get_active_package()["builtin"] is True
+        active_before = c.get_active_package()
         model = c.set_active_model(seed)
         assert model["parent_model"] is None and model["session_id"] is None
         assert c.get_models_count() == models_before + 1
         assert c.get_active_model()["model_id"] == model["model_id"]
         c.download_model(model["model_id"], tmp_path / "back.safetensors")
         assert np.array_equal(load_file(str(tmp_path / "back.safetensors"))["w"], w)
-        pkg = c.set_active_package(package, "numpyhelper", "my-app", "an app")
-        assert pkg["name"] == "my-app" and pkg["active"] is True
-        assert c.get_packages_count() == packages_before + 1
-        assert c.get_active_package()["package_id"] == pkg["package_id"]
-        import hashlib
-
-        digest = hashlib.sha256(package.read_bytes()).hexdigest()
-        assert c.get_package_checksum() == {"checksum": digest}
-        assert c.get_client_config()["checksum"] == digest
+        # a package must be a zip of an app (test_packages.py runs one): refused, not stored
+        with pytest.raises(CohortError) as err:
+            c.set_active_package(package, "numpyhelper", "my-app", "an app")
+        assert str(err.value.code) == "INVALID_JOB_DEFINITION"
+        assert c.get_packages_count() == packages_before
+        assert c.get_active_package() == active_before
+        assert c.get_package_checksum() == {"checksum": active_before["checksum"]}
+        assert c.get_client_config()["checksum"] == active_before["checksum"]
 
 
 def test_sessions_count_and_refused_keys(edge: EdgeFederation) -> None:
@@ -197,6 +196,14 @@ def test_custom_command_runs_on_the_chosen_sites(edge: EdgeFederation) -> None:
         # breast cancer: 30 features; each site's share of the training rows
         assert {r["features"] for r in done["result"].values()} == {30.0}
         assert all(r["train_rows"] > 0 and r["test_rows"] > 0 for r in done["result"].values())
+        # the commands tree serves the same records; none has a parent or a barrier
+        cid = done["correlation_id"]
+        assert cid in {x["correlation_id"] for x in c._get("commands/roots")["result"]}
+        assert c._get("commands/", parent_correlation_id=cid)["count"] == 0
+        assert c._post(f"commands/{cid}/stop")["status"] == "Finished"  # it had ended
+        with pytest.raises(CohortError) as err:
+            c._post(f"commands/{cid}/skip")
+        assert str(err.value.code) == "INVALID_REQUEST"
         unknown = c.run_custom_command("reboot", blocking=True, timeout=60)
         assert unknown["status"] == "Failed" and "reboot" in unknown["message"]
         assert {s["session_id"] for s in c._get("sessions/")["result"]} == before

@@ -1,7 +1,7 @@
-"""PredictRecipe and CommandRecipe: jobs of one task per site (no training).
+"""PredictRecipe, ValidateRecipe and CommandRecipe: jobs of one task per site (no training).
 
-Not in ``RECIPES``: they are how the edge API's predictions and custom commands run, not
-training algorithms."""
+Not in ``RECIPES``: they are how the edge API's predictions, validations and custom commands
+run, not training algorithms."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from cohort.recipes.fedavg import FedAvgRecipe
 from cohort.workflows.fedavg import FedAvgArgs
 from cohort.workflows.predict import CommandArgs, PredictArgs
 
-__all__ = ["CommandRecipe", "PredictRecipe"]
+__all__ = ["CommandRecipe", "PredictRecipe", "ValidateRecipe"]
 
 
 class PredictRecipe(FedAvgRecipe):
@@ -19,6 +19,12 @@ class PredictRecipe(FedAvgRecipe):
 
     workflow: ClassVar[str] = "predict"
     args_model: ClassVar[type[FedAvgArgs]] = PredictArgs
+
+
+class ValidateRecipe(PredictRecipe):
+    """The sites score ``initial_model`` (a workflow argument) with a ``validate`` task."""
+
+    workflow: ClassVar[str] = "validate"
 
 
 class CommandRecipe(FedAvgRecipe):

@@ -39,6 +39,7 @@ __all__ = [
     "StartPredictions",
     "StartValidation",
     "StatusEntry",
+    "StopSession",
     "TokenRefresh",
     "UploadInit",
     "Validation",
@@ -110,6 +111,7 @@ class Package(BaseModel):
     helper: str
     file_name: str
     checksum: str = Field(description="sha256 of the package file.")
+    entry: str = Field(default="", description="The site script the package runs.")
     committed_at: str
     active: bool
     builtin: bool
@@ -244,11 +246,22 @@ class Prediction(BaseModel):
     timestamp: str
 
 
-class StartValidation(BaseModel):
-    """``POST validations/start``."""
+class StopSession(BaseModel):
+    """``POST control/stop``: the session to stop (Cohort's key; without it, every running
+    one: the dialect sends no body)."""
 
-    session_id: str
-    model_id: str
+    model_config = ConfigDict(extra="ignore")
+
+    session_id: str | None = Field(default=None, max_length=200)
+
+
+class StartValidation(BaseModel):
+    """``POST validations/start``: the sites score ``model_id``, a validation of the session."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    session_id: str = Field(min_length=1, max_length=200)
+    model_id: str = Field(min_length=1, max_length=200)
 
 
 class StartPredictions(BaseModel):

@@ -6,7 +6,7 @@ from cohort.workflows.cyclic import Cyclic
 from cohort.workflows.fedavg import FedAvg
 from cohort.workflows.fedopt import FedAdagrad, FedAdam, FedAvgM, FedOpt, FedYogi
 from cohort.workflows.fedprox import FedProx
-from cohort.workflows.predict import Command, Predict
+from cohort.workflows.predict import Command, Predict, Validate
 from cohort.workflows.scaffold import Scaffold
 
 #: Built-in workflows by the name a job's config_fed_server.json uses.
@@ -23,6 +23,7 @@ WORKFLOWS: dict[str, type[Workflow]] = {
     "cross_site_eval": CrossSiteEval,
     "predict": Predict,
     "command": Command,
+    "validate": Validate,
 }
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Predict",
     "RoundOutcome",
     "Scaffold",
+    "Validate",
     "Workflow",
     "WorkflowContext",
     "WorkflowFailed",

@@ -1,8 +1,10 @@
 """One task per site, no training: ``predict`` (send a model, keep the sites' prediction
-metrics) and ``command`` (a custom command with parameters in the task's meta).
+metrics), ``validate`` (send a model, keep the sites' scores of it) and ``command`` (a custom
+command with parameters in the task's meta).
 
-These are what the edge API's predictions (``predictions/start``) and custom commands
-(``control/run_command``) run; each site's answer is stored as that site's update of the job.
+These are what the edge API's predictions (``predictions/start``), validations
+(``validations/start``) and custom commands (``control/run_command``) run; each site's
+answer is stored as that site's update of the job.
 """
 
 from __future__ import annotations
@@ -15,11 +17,21 @@ from cohort.schemas.records import UpdateRecord
 from cohort.workflows.base import WorkflowContext, WorkflowFailed
 from cohort.workflows.fedavg import FedAvg, FedAvgArgs
 
-__all__ = ["COMMAND", "PREDICT", "Command", "CommandArgs", "Predict", "PredictArgs"]
+__all__ = [
+    "COMMAND",
+    "PREDICT",
+    "VALIDATE",
+    "Command",
+    "CommandArgs",
+    "Predict",
+    "PredictArgs",
+    "Validate",
+]
 
 #: The task names sites see (``cohort.client.is_predict()``, ``is_command()``).
 PREDICT = "predict"
 COMMAND = "command"
+VALIDATE = "validate"  # the task FedAvg's final validation sends (cohort.client.is_evaluate)
 
 
 class CommandArgs(FedAvgArgs):
@@ -67,6 +79,12 @@ class Predict(FedAvg):
         if outcome.failures:
             raise WorkflowFailed(f"{self.task_name} failed on sites: {outcome.failures}")
         ctx.log(f"{self.task_name}: answers from {len(got)} sites")
+
+
+class Validate(Predict):
+    """One ``validate`` task per site with the app's model: the sites score it."""
+
+    task_name: ClassVar[str] = VALIDATE
 
 
 class Command(Predict):

@@ -8,7 +8,13 @@ from fastapi import FastAPI
 
 from cohort.server.api.deps import Services
 from cohort.server.api.errors import install_error_handlers
-from cohort.server.edge import routes_models, routes_network, routes_sessions, routes_sites
+from cohort.server.edge import (
+    routes_control,
+    routes_models,
+    routes_network,
+    routes_sessions,
+    routes_sites,
+)
 from cohort.server.edge.deps import EdgeServices
 from cohort.server.rest.ratelimit import RateLimiter, RateLimitHeaders
 
@@ -39,4 +45,5 @@ def create_edge_app(services: Services, limiter: RateLimiter, version: str) -> F
     app.include_router(routes_models.router)
     app.include_router(routes_sessions.router)
     app.include_router(routes_sites.router)
+    app.include_router(routes_control.router)
     return app

@@ -17,6 +17,7 @@ from cohort.server.rest.deps import Caller, caller
 from cohort.server.services.commands import CommandService
 from cohort.server.services.edge_models import EdgeModelService
 from cohort.server.services.edge_network import EdgeNetworkService
+from cohort.server.services.edge_packages import EdgePackageService
 from cohort.server.services.edge_results import EdgeResultService
 from cohort.server.services.predictions import PredictionService
 from cohort.server.services.sessions import SessionService
@@ -33,6 +34,7 @@ class EdgeServices:
     core: Services
     network: EdgeNetworkService
     models: EdgeModelService
+    packages: EdgePackageService
     results: EdgeResultService
     sessions: SessionService
     predictions: PredictionService
@@ -42,13 +44,15 @@ class EdgeServices:
     def build(cls, core: Services) -> EdgeServices:
         """Wire the edge services to the server's state and job service."""
         network, models = EdgeNetworkService(core.state), EdgeModelService(core.state)
+        packages = EdgePackageService(core.state)
         return cls(
             core=core,
             network=network,
             models=models,
+            packages=packages,
             results=EdgeResultService(core.state),
-            sessions=SessionService(core.state, core.jobs, models, network),
-            predictions=PredictionService(core.state, core.jobs, models),
+            sessions=SessionService(core.state, core.jobs, models, packages, network),
+            predictions=PredictionService(core.state, core.jobs, models, packages),
             commands=CommandService(core.state, core.jobs),
         )
 

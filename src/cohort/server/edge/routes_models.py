@@ -102,7 +102,7 @@ async def set_helper(_: Writer, body: dict[str, Any]) -> dict[str, Any]:
 @both(router.get, "/packages", response_model=Listing[Package], tags=["packages"])
 async def packages(_: Reader, edge: Edge, page: Page) -> Listing[Package]:
     """Every compute package; the newest upload is active (else the built-in one)."""
-    return listing(edge.models.packages(), page)
+    return listing(edge.packages.all(), page)
 
 
 @both(router.post, "/packages", response_model=Package, tags=["packages"])
@@ -115,40 +115,43 @@ async def add_package(
     description: Annotated[str, Form(max_length=2000)] = "",
     file_name: Annotated[str, Form(max_length=255)] = "package.tgz",
 ) -> Package:
-    """Store a package from a completed upload; it becomes the active one."""
+    """Store a package (a zip of a site app folder, see docs/edge.md) from a completed
+    upload; it becomes the active one, and sessions started from now on run it. An invalid
+    archive is refused (400 ``INVALID_JOB_DEFINITION``, ``UNSAFE_PATH``; 413
+    ``JOB_TOO_LARGE``) and nothing is stored."""
     data = Uploads(edge.core.state).take(file_token)
-    return edge.models.add_package(data, file_name, helper, name, description)
+    return edge.packages.add(data, file_name, helper, name, description)
 
 
 @router.get("/packages/count", response_model=int, tags=["packages"])
 async def packages_count(_: Reader, edge: Edge) -> int:
     """How many packages."""
-    return len(edge.models.packages())
+    return len(edge.packages.all())
 
 
 @router.get("/packages/active", response_model=Package, tags=["packages"])
 async def active_package(_: Reader, edge: Edge) -> Package:
     """The active package."""
-    return edge.models.active_package()
+    return edge.packages.active()
 
 
 @router.get("/packages/checksum", tags=["packages"])
 async def package_checksum(_: Reader, edge: Edge) -> dict[str, str]:
     """The sha256 of the active package's archive (empty for the built-in one)."""
-    return {"checksum": edge.models.active_package().checksum}
+    return {"checksum": edge.packages.active().checksum}
 
 
 @router.get("/packages/download", response_class=FileResponse, tags=["packages"])
 async def package_download(_: Reader, edge: Edge) -> FileResponse:
     """The active package's archive."""
-    pkg = edge.models.active_package()
-    return FileResponse(edge.models.package_file(pkg), filename=pkg.file_name)
+    pkg = edge.packages.active()
+    return FileResponse(edge.packages.file(pkg), filename=pkg.file_name)
 
 
 @router.get("/packages/{package_id}", response_model=Package, tags=["packages"])
 async def package(package_id: str, _: Reader, edge: Edge) -> Package:
     """One package."""
-    return edge.models.package(package_id)
+    return edge.packages.get(package_id)
 
 
 @router.post("/file-upload/init", tags=["uploads"])

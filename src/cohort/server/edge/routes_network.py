@@ -69,7 +69,7 @@ async def client_config(_: Reader, edge: Edge, checksum: bool = True) -> dict[st
     """What a client needs to join: Cohort sites join with a startup kit, not this config."""
     config: dict[str, Any] = {"combiner": COMBINER, "package": "remote", "helper": "numpyhelper"}
     if checksum:
-        config["checksum"] = edge.models.active_package().checksum
+        config["checksum"] = edge.packages.active().checksum
     return config
 
 

@@ -15,6 +15,7 @@ from cohort.schemas.edge import (
     SessionCreated,
     SessionStart,
     SessionView,
+    StartValidation,
     Validation,
 )
 from cohort.server.edge.deps import Edge, Page, Reader, Writer, both, listing
@@ -109,6 +110,14 @@ async def validations(
         edge, session_id, model_id, correlation_id, sender_name, sender_role, sender_client_id
     )
     return listing(found, page)
+
+
+@router.post("/validations/start", tags=["validations"])
+async def start_validation(req: StartValidation, who: Writer, edge: Edge) -> dict[str, str]:
+    """Every connected site scores ``model_id`` (a ``validate`` job, run by the app that
+    trained the model); their scores join ``validations/?session_id=...``."""
+    edge.sessions.get(req.session_id)  # 404 for an unknown session
+    return edge.predictions.validate(who.identity, req.session_id, req.model_id)
 
 
 @router.get("/validations/count", response_model=int, tags=["validations"])

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from cohort.errors import InvalidRequest
 from cohort.schemas.edge import (
     CommandRecord,
     Listing,
@@ -63,9 +64,12 @@ async def run_command(req: RunCommand, who: Writer, edge: Edge) -> CommandRecord
 
 
 @both(router.get, "/commands", response_model=Listing[CommandRecord], tags=["commands"])
-async def commands(_: Reader, edge: Edge, page: Page) -> Listing[CommandRecord]:
-    """Every custom command, oldest first."""
-    return listing(edge.commands.all(), page)
+async def commands(
+    _: Reader, edge: Edge, page: Page, parent_correlation_id: Text = None
+) -> Listing[CommandRecord]:
+    """Every custom command, oldest first. No command has a parent, so a
+    ``parent_correlation_id`` filter finds none."""
+    return listing([] if parent_correlation_id else edge.commands.all(), page)
 
 
 @router.get("/commands/count", response_model=int, tags=["commands"])
@@ -74,7 +78,30 @@ async def commands_count(_: Reader, edge: Edge) -> int:
     return len(edge.commands.all())
 
 
+@router.get("/commands/roots", response_model=Listing[CommandRecord], tags=["commands"])
+async def command_roots(_: Reader, edge: Edge, page: Page) -> Listing[CommandRecord]:
+    """Commands without a parent: every custom command (none has sub-commands)."""
+    return listing(edge.commands.all(), page)
+
+
 @router.get("/commands/{command_id}", response_model=CommandRecord, tags=["commands"])
 async def command(command_id: str, _: Reader, edge: Edge) -> CommandRecord:
     """One custom command and its sites' answers."""
     return edge.commands.get(command_id)
+
+
+@router.post("/commands/{command_id}/stop", response_model=CommandRecord, tags=["commands"])
+async def stop_command(command_id: str, who: Writer, edge: Edge) -> CommandRecord:
+    """Stop a running command: its job is aborted (``FINISHED_ABORTED``)."""
+    return await edge.commands.stop(who.identity, command_id)
+
+
+@router.post("/commands/{command_id}/skip", tags=["commands"])
+async def skip_command(command_id: str, _: Writer, edge: Edge) -> None:
+    """Refused: a custom command is one task per site, with no barrier to skip."""
+    edge.commands.get(command_id)
+    raise InvalidRequest(
+        "a custom command has no synchronization barrier to skip",
+        hint=f"Stop it with POST commands/{command_id}/stop.",
+        details={"command_id": command_id},
+    )

@@ -86,6 +86,12 @@ class CommandService:
             )
         return self.get(command_id)
 
+    async def stop(self, who: Identity, command_id: str) -> CommandRecord:
+        """Abort a running command's job (its sites' tasks end); a finished one stays as is."""
+        self.get(command_id)
+        await self.jobs.abort(f"{JOB_PREFIX}{command_id}", reason=f"command stopped by {who.name}")
+        return self.get(command_id)
+
     def _view(self, record: dict[str, Any]) -> CommandRecord:
         job_id = f"{JOB_PREFIX}{record['command_id']}"
         try:

@@ -1,16 +1,14 @@
-"""The model trail and compute packages of the edge API.
+"""The model trail of the edge API.
 
 A model is a round's global model of a job (id ``model_<job>_round_<r>``, as REST v1 names
 it) or a seed model uploaded with ``set_active_model`` (id ``seed_<hex>``, kept as
 safetensors). Each global model's parent is the previous round's; round 0's parent is the
 model the job started from (the seed, or the last model of the run it continues), as its
-session recorded it. A compute package is a session's site app: the built-in one, or an
-uploaded archive kept with its sha256.
+session recorded it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import uuid
@@ -19,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cohort.errors import InvalidRequest, NotFound
-from cohort.schemas.edge import EdgeModel, Package
+from cohort.schemas.edge import EdgeModel
 from cohort.schemas.records import JobRecord, RoundRecord
 from cohort.server.services.edge_records import RecordLog
 from cohort.server.services.events import iso
@@ -28,10 +26,8 @@ from cohort.server.state import ServerState
 from cohort.store import JobFilter
 from cohort.wire.tensors import encode_tensors
 
-__all__ = ["BUILTIN_PACKAGE", "EdgeModelService", "npz_to_safetensors"]
+__all__ = ["EdgeModelService", "npz_to_safetensors"]
 
-#: The package sessions run when none was uploaded: the built-in tabular softmax script.
-BUILTIN_PACKAGE = "builtin-tabular"
 SEEDS = "edge/seeds"
 
 
@@ -51,12 +47,11 @@ def npz_to_safetensors(data: bytes) -> bytes:
 
 
 class EdgeModelService:
-    """Models (global and seed) and compute packages."""
+    """Models: the global models of every job and the uploaded seeds."""
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.seed_log = RecordLog(state, "seeds")
-        self.package_log = RecordLog(state, "packages")
 
     # -- models -----------------------------------------------------------------------------
     def _parents(self) -> dict[str, str]:
@@ -144,62 +139,3 @@ class EdgeModelService:
         sha = self.state.artifacts.write_bytes(f"{SEEDS}/{mid}.safetensors", tensors)
         record = {"model_id": mid, "sha256": sha, "committed_at": iso(self.state.clock())}
         return self._seed(self.seed_log.append(record))
-
-    # -- packages ---------------------------------------------------------------------------
-    def packages(self) -> list[Package]:
-        """Every package, oldest first; the newest upload is active (else the built-in)."""
-        uploads = self.package_log.all()
-        builtin = Package(
-            package_id=BUILTIN_PACKAGE,
-            name="tabular softmax (built in)",
-            description="Softmax regression on a scikit-learn bundled data set.",
-            helper="numpyhelper",
-            file_name="",
-            checksum="",
-            committed_at=iso(0),
-            active=not uploads,
-            builtin=True,
-        )
-        found = [builtin]
-        for n, record in enumerate(uploads):
-            found.append(Package(**record, active=n == len(uploads) - 1, builtin=False))
-        return found
-
-    def package(self, package_id: str) -> Package:
-        """One package; NOT_FOUND for an unknown id."""
-        for pkg in self.packages():
-            if pkg.package_id == package_id:
-                return pkg
-        raise NotFound(f"package {package_id!r} not found", details={"package_id": package_id})
-
-    def active_package(self) -> Package:
-        """The package sessions run now."""
-        return next(p for p in self.packages() if p.active)
-
-    def add_package(
-        self, data: bytes, file_name: str, helper: str, name: str, description: str
-    ) -> Package:
-        """Store an uploaded package; it becomes the active one."""
-        if helper != "numpyhelper":
-            raise InvalidRequest(
-                f"helper {helper!r} is not available", hint="Cohort models travel as numpyhelper."
-            )
-        package_id = uuid.uuid4().hex[:16]
-        self.state.artifacts.write_bytes(f"edge/packages/{package_id}", data)
-        record = {
-            "package_id": package_id,
-            "name": name,
-            "description": description,
-            "helper": helper,
-            "file_name": Path(file_name).name,
-            "checksum": hashlib.sha256(data).hexdigest(),
-            "committed_at": iso(self.state.clock()),
-        }
-        self.package_log.append(record)
-        return self.package(package_id)
-
-    def package_file(self, pkg: Package) -> Path:
-        """The stored archive of an uploaded package."""
-        if pkg.builtin:
-            raise NotFound("the built-in package has no archive to download")
-        return self.state.artifacts.path(f"edge/packages/{pkg.package_id}")

@@ -2,13 +2,15 @@
 
 * A round is a stored global model of a run (round 0 is the starting model).
 * A validation is a site's evaluation of a global model: the metrics a site sent with a train
-  update score the model it received; a ``validate`` task's metrics score the final model.
+  update score the model it received; a ``validate`` task's metrics score the final model,
+  or the model of a validation run (``validations/start``).
 * A status is an event: each task of a site (sender role ``client``) and each run's state
   (sender role ``combiner``), plus statuses added over the API.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from cohort.errors import NotFound
@@ -18,6 +20,7 @@ from cohort.server.services.edge_network import COMBINER
 from cohort.server.services.edge_records import RecordLog
 from cohort.server.services.events import iso
 from cohort.server.services.models import model_id
+from cohort.server.services.predictions import VALIDATION_RUNS
 from cohort.server.state import ServerState
 from cohort.states import TaskStatus
 from cohort.store import JobFilter
@@ -69,10 +72,22 @@ class EdgeResultService:
                 return found
         raise NotFound(f"round {round_id!r} not found", details={"round_id": round_id})
 
+    def _validation_runs(self) -> dict[str, dict[str, str]]:
+        """job id -> the descriptor of a validation run (``validations/start``)."""
+        root = self.state.artifacts.path(VALIDATION_RUNS)
+        runs = [json.loads(p.read_text()) for p in root.glob("*.json")] if root.is_dir() else []
+        return {r["job_id"]: r for r in runs}
+
     def validations(self, job_ids: list[str] | None = None) -> list[Validation]:
-        """Every site evaluation of a global model, oldest first."""
+        """Every site evaluation of a global model, oldest first: in the given jobs (all when
+        None), and in the validation runs of those jobs' sessions."""
         found: list[Validation] = []
-        for job in self._jobs(job_ids):
+        runs = self._validation_runs()
+        for job in self.state.store.list_jobs(JobFilter()):
+            run = runs.get(job.job_id)
+            session = run["session_id"] if run is not None else job.job_id
+            if job_ids is not None and job.job_id not in job_ids and session not in job_ids:
+                continue
             models = {
                 r.model_path: model_id(job.job_id, r.round)
                 for r in self.state.store.list_rounds(job.job_id)
@@ -86,8 +101,8 @@ class EdgeResultService:
                 found.append(
                     Validation(
                         id=u.task_id,
-                        model_id=models.get(task.model_path),
-                        session_id=job.job_id,
+                        model_id=run["model_id"] if run else models.get(task.model_path),
+                        session_id=session,
                         correlation_id=u.task_id,
                         data=scores,
                         sender=Sender(name=u.site, role="client", client_id=u.site),

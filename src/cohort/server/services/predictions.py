@@ -1,8 +1,12 @@
-"""Predictions of the edge API: a prediction run is a job of the ``predict`` workflow that
-sends one model to the sites; each site's answer (its prediction metrics) is a prediction.
+"""Predictions and validation runs of the edge API: a prediction run is a job of the
+``predict`` workflow that sends one model to the sites; each site's answer (its prediction
+metrics) is a prediction. A validation run (``validations/start``) is the same with the
+``validate`` workflow: each site scores the model, and its answer is a validation of it.
 
-A run keeps a descriptor at ``edge/predictions/<id>.json`` (its job and model); its job id is
-``predict-<id>`` so ``cohort job list`` shows it and sessions leave it out.
+A prediction run keeps a descriptor at ``edge/predictions/<id>.json`` (its job and model),
+a validation run at ``edge/validation_runs/<id>.json`` (its job, model and session); their
+job ids are ``predict-<id>`` and ``validate-<id>``, so ``cohort job list`` shows them and
+sessions leave them out.
 """
 
 from __future__ import annotations
@@ -11,29 +15,41 @@ import json
 import uuid
 
 from cohort.errors import Conflict, InvalidRequest
-from cohort.recipes.predict import PredictRecipe
+from cohort.recipes.fedavg import FedAvgRecipe
+from cohort.recipes.predict import PredictRecipe, ValidateRecipe
 from cohort.schemas.edge import Prediction, Sender
 from cohort.server.services.edge_models import EdgeModelService
+from cohort.server.services.edge_packages import BUILTIN_PACKAGE, EdgePackageService
 from cohort.server.services.events import iso
 from cohort.server.services.jobs import JobService
 from cohort.server.services.recipe_jobs import TabularJob
 from cohort.server.state import ServerState
 from cohort.tls import Identity
 
-__all__ = ["JOB_PREFIX", "PredictionService"]
+__all__ = ["JOB_PREFIX", "VALIDATION_JOBS", "VALIDATION_RUNS", "PredictionService"]
 
 #: Prediction jobs' ids start with this.
 JOB_PREFIX = "predict-"
 ROOT = "edge/predictions"
+#: Validation runs' job ids start with this; their descriptors are under VALIDATION_RUNS.
+VALIDATION_JOBS = "validate-"
+VALIDATION_RUNS = "edge/validation_runs"
 
 
 class PredictionService:
     """Start prediction runs and read their results."""
 
-    def __init__(self, state: ServerState, jobs: JobService, models: EdgeModelService) -> None:
+    def __init__(
+        self,
+        state: ServerState,
+        jobs: JobService,
+        models: EdgeModelService,
+        packages: EdgePackageService,
+    ) -> None:
         self.state = state
         self.jobs = jobs
         self.models = models
+        self.packages = packages
 
     def start(
         self,
@@ -54,6 +70,35 @@ class PredictionService:
             if not trained:
                 raise InvalidRequest("there is no global model to predict with yet")
             model_id = trained[-1].model_id
+        job_id = f"{JOB_PREFIX}{prediction_id}"
+        archive = self._archive(f"predict {model_id}", model_id, client_ids, timeout)
+        self._save(key, prediction_id, job_id, model_id, self._origin(model_id)[0])
+        self.jobs.submit(who, archive, job_id=job_id)
+        return {"prediction_id": prediction_id, "job_id": job_id, "model_id": model_id}
+
+    def validate(self, who: Identity, session_id: str, model_id: str) -> dict[str, str]:
+        """Send ``model_id`` to every connected site as a validate task; their scores are
+        validations of the model in ``session_id``."""
+        archive = self._archive(f"validate {model_id}", model_id, None, None, ValidateRecipe)
+        run_id = uuid.uuid4().hex[:16]
+        job_id = f"{VALIDATION_JOBS}{run_id}"
+        record = {"run_id": run_id, "job_id": job_id, "model_id": model_id,
+                  "session_id": session_id}  # fmt: skip
+        self.state.artifacts.write_bytes(
+            f"{VALIDATION_RUNS}/{run_id}.json", json.dumps(record).encode()
+        )
+        self.jobs.submit(who, archive, job_id=job_id)
+        return record
+
+    def _archive(
+        self,
+        name: str,
+        model_id: str,
+        client_ids: list[str] | None,
+        timeout: float | None,
+        recipe: type[FedAvgRecipe] = PredictRecipe,
+    ) -> bytes:
+        """The job of one task per site with the model, run by the app that trained it."""
         path = self.models.file(model_id)
         connected = [s.name for s in self.state.connected_sites()]
         sites = client_ids or connected
@@ -63,10 +108,9 @@ class PredictionService:
                 f"clients not connected: {unknown}" if unknown else "no client is connected",
                 details={"connected": connected},
             )
-        job_id = f"{JOB_PREFIX}{prediction_id}"
-        dataset = self._dataset_of(model_id)
-        archive = TabularJob(
-            name=f"predict {model_id}",
+        dataset, package_id = self._origin(model_id)
+        job = TabularJob(
+            name=name,
             dataset=dataset,
             rounds=1,
             min_clients=len(sites),
@@ -76,22 +120,25 @@ class PredictionService:
             task_timeout=timeout or 300.0,
             sites=sites,
             initial_model=path,
-            recipe=PredictRecipe,
+            recipe=recipe,
         )
-        self._save(key, prediction_id, job_id, model_id, dataset)
-        self.jobs.submit(who, archive.archive(self.state.config.max_job_bytes), job_id=job_id)
-        return {"prediction_id": prediction_id, "job_id": job_id, "model_id": model_id}
+        with self.packages.site_app(self.packages.get(package_id)) as app:
+            job.app = app
+            return job.archive(self.state.config.max_job_bytes)
 
-    def _dataset_of(self, model_id: str) -> str:
-        """The data set the model's session trained on (the built-in package's)."""
+    def _origin(self, model_id: str) -> tuple[str, str]:
+        """The data set and the package of the session run that trained the model (the
+        built-in package's defaults for a seed or a job started another way)."""
         model = self.models.get(model_id)
         root = self.state.artifacts.path("edge/sessions")
         if model.session_id is not None and root.is_dir():
             for entry in root.glob("*.json"):
                 data = json.loads(entry.read_text())
-                if any(r["job_id"] == model.session_id for r in data["runs"]):
-                    return str(data["config"].get("dataset", "breast_cancer"))
-        return "breast_cancer"
+                for run in data["runs"]:
+                    if run["job_id"] == model.session_id:
+                        dataset = str(data["config"].get("dataset", "breast_cancer"))
+                        return dataset, run.get("package_id", BUILTIN_PACKAGE)
+        return "breast_cancer", BUILTIN_PACKAGE
 
     def _save(self, key: str, prediction_id: str, job_id: str, model_id: str, dataset: str) -> None:
         record = {"prediction_id": prediction_id, "job_id": job_id, "model_id": model_id,

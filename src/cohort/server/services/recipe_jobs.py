@@ -1,5 +1,6 @@
 """Job archives built from the built-in FedAvg recipe and site script: what REST experiments
-and edge sessions run (one definition, so both faces build the same job)."""
+and edge sessions run (one definition, so both faces build the same job). An edge session
+with an uploaded compute package runs the package's script instead (:class:`SiteApp`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from cohort.recipes import FedAvgRecipe
 from cohort.recipes.scripts import TABULAR_DATASETS, TABULAR_SOFTMAX
 from cohort.schemas.policy import JobPolicies
 
-__all__ = ["INITIAL_MODEL", "TabularJob", "check_dataset"]
+__all__ = ["INITIAL_MODEL", "SiteApp", "TabularJob", "check_dataset"]
 
 #: Where a job's initial model travels: the server app's custom folder.
 INITIAL_MODEL = "initial.safetensors"
@@ -32,9 +33,23 @@ def check_dataset(name: str) -> str:
     return dataset
 
 
+@dataclass(frozen=True)
+class SiteApp:
+    """A site script other than the built-in one (an unpacked compute package): the script,
+    the files and folders copied next to it, its arguments and environment, and what the
+    job's ``meta.json`` records about it."""
+
+    script: Path
+    extra_files: list[Path]
+    args: list[str]
+    env: dict[str, str]
+    meta: dict[str, Any]
+
+
 @dataclass
 class TabularJob:
-    """A FedAvg job of the built-in softmax script on one bundled data set."""
+    """A FedAvg job of the built-in softmax script on one bundled data set, or of ``app``'s
+    script (which then gets its own arguments, not the data set and training ones)."""
 
     name: str
     dataset: str
@@ -50,11 +65,20 @@ class TabularJob:
     workflow_args: dict[str, Any] = field(default_factory=dict)
     recipe: type[FedAvgRecipe] = FedAvgRecipe
     policies: JobPolicies | None = None
+    app: SiteApp | None = None
+
+    def _script(self) -> tuple[Path, list[str], list[Path], dict[str, str]]:
+        if self.app is not None:
+            return self.app.script, self.app.args, self.app.extra_files, self.app.env
+        args = ["--dataset", check_dataset(self.dataset), "--shares", str(self.shares)]
+        args += ["--epochs", str(self.epochs), "--lr", str(self.lr)]
+        return TABULAR_SOFTMAX, args, [], {}
 
     def archive(self, max_bytes: int) -> bytes:
         """The zipped job folder; INVALID_REQUEST when the workflow refuses an argument."""
+        script, train_args, app_files, env = self._script()
         with tempfile.TemporaryDirectory() as tmp:
-            extra: list[Path] = []
+            extra: list[Path] = list(app_files)
             args = dict(self.workflow_args)
             if self.initial_model is not None:
                 # The workflow loads it from the server app folder (custom/ is part of it).
@@ -65,20 +89,12 @@ class TabularJob:
             try:
                 recipe = self.recipe(
                     name=self.name,
-                    train_script=TABULAR_SOFTMAX,
+                    train_script=script,
                     num_rounds=self.rounds,
                     min_clients=self.min_clients,
-                    train_args=[
-                        "--dataset",
-                        check_dataset(self.dataset),
-                        "--shares",
-                        str(self.shares),
-                        "--epochs",
-                        str(self.epochs),
-                        "--lr",
-                        str(self.lr),
-                    ],
+                    train_args=train_args,
                     extra_files=extra,
+                    env=env,
                     sites=self.sites,
                     task_timeout=self.task_timeout,
                     wait_after_min=self.wait_after_min,
@@ -89,5 +105,8 @@ class TabularJob:
                 raise InvalidRequest(
                     f"invalid workflow arguments: {exc}", details={"arguments": sorted(args)}
                 ) from exc
+            if self.app is not None:  # kept in the job's stored meta (cohort job meta)
+                meta = {**recipe.meta.model_dump(), **self.app.meta}
+                recipe.meta = recipe.meta.model_validate(meta)
             folder = recipe.export(Path(tmp) / "job")
             return zip_job_folder(folder, max_bytes)

@@ -1,12 +1,13 @@
 """Sessions of the edge API: a session is a job started from the built-in recipe (like a REST
 experiment), and each ``sessions/start`` after the first continues it as one more job that
-starts from the session's newest global model.
+starts from the session's newest global model. Each run's sites run the compute package that
+is active when it starts: the built-in script, or the newest uploaded package.
 
 A session created over the edge API keeps a descriptor at ``edge/sessions/<id>.json`` (its
-name, config, seed model and runs: ``[{job_id, parent_model}]``); its first job's id is the
-session id, so ``cohort job list`` shows it. Jobs started another way are sessions too, with
-one run and no descriptor, but for prediction runs and custom commands (predictions.py,
-commands.py).
+name, config, seed model and runs: ``[{job_id, parent_model, package_id}]``); its first job's
+id is the session id, so ``cohort job list`` shows it. Jobs started another way are sessions
+too, with one run and no descriptor, but for prediction and validation runs and custom commands
+(predictions.py, commands.py).
 """
 
 from __future__ import annotations
@@ -16,14 +17,23 @@ import uuid
 from typing import Any, Literal
 
 from cohort.errors import Conflict, InvalidRequest, NotFound
-from cohort.schemas.edge import NewSession, SessionConfig, SessionCreated, SessionStart, SessionView
+from cohort.schemas.edge import (
+    NewSession,
+    Package,
+    SessionConfig,
+    SessionCreated,
+    SessionStart,
+    SessionView,
+)
 from cohort.schemas.records import JobRecord
 from cohort.server.services.commands import JOB_PREFIX as COMMAND_JOBS
 from cohort.server.services.edge_models import EdgeModelService
 from cohort.server.services.edge_network import EdgeNetworkService
+from cohort.server.services.edge_packages import EdgePackageService
 from cohort.server.services.events import iso
 from cohort.server.services.jobs import JobService
 from cohort.server.services.predictions import JOB_PREFIX as PREDICTION_JOBS
+from cohort.server.services.predictions import VALIDATION_JOBS
 from cohort.server.services.recipe_jobs import TabularJob, check_dataset
 from cohort.server.state import ServerState
 from cohort.states import JOB_TERMINAL, JobStatus
@@ -42,6 +52,8 @@ AGGREGATORS = {
     "krum": "krum",
     "multi_krum": "multi_krum",
 }
+#: Jobs that are not sessions: prediction and validation runs, custom commands.
+NOT_SESSIONS = (PREDICTION_JOBS, VALIDATION_JOBS, COMMAND_JOBS)
 #: aggregator_kwargs the workflow takes.
 AGGREGATOR_KWARGS = ("trim_ratio", "num_byzantine", "multi_krum_m")
 
@@ -67,11 +79,13 @@ class SessionService:
         state: ServerState,
         jobs: JobService,
         models: EdgeModelService,
+        packages: EdgePackageService,
         network: EdgeNetworkService,
     ) -> None:
         self.state = state
         self.jobs = jobs
         self.models = models
+        self.packages = packages
         self.network = network
 
     # -- descriptors ------------------------------------------------------------------------
@@ -102,7 +116,7 @@ class SessionService:
         seed = req.seed_model_id or config.model_id
         if seed is not None:
             self.models.get(seed)  # NOT_FOUND now, not at start
-        self._build(name, config, seed, None)
+        self._build(name, config, seed, None, self.packages.active())
         self._save(
             {
                 "session_id": session_id,
@@ -116,14 +130,21 @@ class SessionService:
         return SessionCreated(session_id=session_id, name=name, message="Session created.")
 
     def _build(
-        self, name: str, config: SessionConfig, parent: str | None, rounds: int | None
+        self,
+        name: str,
+        config: SessionConfig,
+        parent: str | None,
+        rounds: int | None,
+        package: Package,
     ) -> bytes:
         if config.server_functions:
             # Running it would run a caller's code on the server; Cohort's sessions run the
             # workflow only. Refused rather than ignored, so nobody trusts it ran.
             raise InvalidRequest(
-                "server_functions are not supported",
-                hint="Submit a job folder with a custom workflow (cohort job submit) instead.",
+                "server_functions are refused: running them would run a caller's code in the "
+                "server",
+                hint="Put your code in a compute package (it runs on the sites) or submit a "
+                "job folder with a custom workflow (cohort job submit).",
             )
         if config.helper_type not in (None, "numpyhelper"):
             raise InvalidRequest(
@@ -148,7 +169,7 @@ class SessionService:
         requested = config.requested_clients
         if requested < max(connected, 1):
             kwargs["sample_count"] = max(requested, config.clients_required)
-        return TabularJob(
+        job = TabularJob(
             name=name,
             dataset=check_dataset(config.dataset),
             rounds=rounds or config.rounds,
@@ -164,7 +185,10 @@ class SessionService:
                 "final_validation": config.validate_,
                 **kwargs,
             },
-        ).archive(self.state.config.max_job_bytes)
+        )
+        with self.packages.site_app(package) as app:  # the package's script, if uploaded
+            job.app = app
+            return job.archive(self.state.config.max_job_bytes)
 
     # -- start and continue -----------------------------------------------------------------
     def start(self, who: Identity, req: SessionStart) -> SessionView:
@@ -194,11 +218,27 @@ class SessionService:
             trail = [m for m in self.models.all() if m.session_id == runs[-1]["job_id"]]
             parent = trail[-1].model_id if trail else parent
         job_id = req.session_id if not runs else f"{req.session_id}-{len(runs) + 1}"
-        archive = self._build(data["name"], config, parent, req.rounds)
+        package = self.packages.active()
+        archive = self._build(data["name"], config, parent, req.rounds, package)
         self.jobs.submit(who, archive, job_id=job_id)
-        runs.append({"job_id": job_id, "parent_model": parent})
+        runs.append({"job_id": job_id, "parent_model": parent, "package_id": package.package_id})
         self._save(data)
         return self.get(req.session_id)
+
+    async def stop(self, who: Identity, session_id: str | None) -> list[str]:
+        """Abort the running run of ``session_id``, or of every running session when None
+        (``control/stop``: the dialect's one current session); the jobs aborted. CONFLICT
+        when none is running."""
+        views = self.all() if session_id is None else [self.get(session_id)]
+        running = [v.job_ids[-1] for v in views if v.status == "Started"]
+        if not running:
+            raise Conflict(
+                "no session is running" if session_id is None else f"{session_id} is not running",
+                hint="Start one with sessions/start.",
+            )
+        for job_id in running:
+            await self.jobs.abort(job_id, reason=f"session stopped by {who.name} (control/stop)")
+        return running
 
     # -- read -------------------------------------------------------------------------------
     def _view(self, data: dict[str, Any]) -> SessionView:
@@ -226,7 +266,9 @@ class SessionService:
                 claimed |= {r["job_id"] for r in data["runs"]}
                 found.append(self._view(data))
         for job in self.state.store.list_jobs(JobFilter()):
-            if job.job_id in claimed or job.job_id.startswith((PREDICTION_JOBS, COMMAND_JOBS)):
+            if job.job_id in claimed or job.job_id.startswith(
+                (PREDICTION_JOBS, VALIDATION_JOBS, COMMAND_JOBS)
+            ):
                 continue
             found.append(
                 SessionView(

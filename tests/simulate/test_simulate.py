@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -95,6 +96,46 @@ def test_a_recipe_simulates_as_its_job_folder(tmp_path: Path) -> None:
     ]
     meta = JobRecord.model_validate_json((from_recipe.result_dir / "meta.json").read_text())
     assert meta.name == "hello-numpy"
+
+
+IN_PLACE_SCRIPT = """
+import numpy as np
+import cohort.client as flare
+
+flare.init()
+k = int(flare.get_site_name().rsplit("-", 1)[1])
+while flare.is_running():
+    model = flare.receive()
+    if flare.is_submit_model():
+        params = {"w": np.zeros(1000, dtype=np.float32)}
+        flare.send(flare.FLModel(params=params, meta={"num_samples": 1}))
+    elif flare.is_evaluate():
+        flare.send(flare.FLModel(metrics={"mean": float(model.params["w"].mean())}))
+    else:
+        w = model.params["w"]
+        w += np.float32(k)  # in place, on the array the site received
+        flare.send(flare.FLModel(params={"w": w}, meta={"num_samples": 1}))
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_site_writing_to_the_received_model_changes_only_its_own_copy(
+    tmp_path: Path, threads: int
+) -> None:
+    # The sites of a round are handed views of one model file: a write must reach neither the
+    # file nor the other sites' arrays, or the mean below would not be (1 + 2 + 3) / 3 a round.
+    job = make_job(tmp_path / "inplace", IN_PLACE_SCRIPT, num_rounds=2, min_clients=3)
+    result = simulate(job, 3, threads=threads, workspace=tmp_path / "ws", progress=False)
+    assert result.status == JobStatus.FINISHED_OK, result.reason
+    models = tmp_path / "ws" / "models"
+    for rnd, value in [(0, 0.0), (1, 2.0), (2, 4.0)]:
+        data = (models / f"round-{rnd}.safetensors").read_bytes()
+        assert hashlib.sha256(data).hexdigest() == result.rounds[rnd]["model_sha256"]
+        assert np.array_equal(
+            load_file(str(models / f"round-{rnd}.safetensors"))["w"],
+            np.full(1000, value, dtype=np.float32),
+        )
+    assert result.final_metrics["mean"] == 4.0
 
 
 def test_processes_back_end_gives_the_threads_back_end_model(tmp_path: Path) -> None:

@@ -14,17 +14,20 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotAuthorized, NotFound
 from cohort.schemas.fleet import TaskHeader
+from cohort.schemas.policy import UpdateValidation
 from cohort.schemas.records import UpdateRecord
 from cohort.simulate.site import TaskOffer
 from cohort.states import TaskStatus
-from cohort.wire.payload import read_payload_file
+from cohort.wire.payload import PayloadHeader, read_payload_file, write_hashed_payload
 from cohort.wire.tensors import read_file_header
+from cohort.workflows.validation import UpdateCheck, check_update
 
 __all__ = ["Board", "SimTask", "TaskSender"]
 
@@ -56,6 +59,9 @@ class SimTask:
     update: UpdateRecord | None = None
     failure: str = ""
     sha256: str = field(default="", repr=False)
+    #: The screening verdict of the result, made by the thread that stored it (off the
+    #: workflow's thread), and the rule it was made with; None when it was not screened.
+    verdict: tuple[UpdateValidation, UpdateCheck] | None = field(default=None, repr=False)
 
     @property
     def site(self) -> str:
@@ -66,10 +72,19 @@ class SimTask:
 class Board:
     """Tasks, results and failures of one simulated job; thread-safe."""
 
-    def __init__(self, job_id: str, root: Path, sender: TaskSender | None = None) -> None:
+    def __init__(
+        self,
+        job_id: str,
+        root: Path,
+        sender: TaskSender | None = None,
+        update_validation: UpdateValidation | None = None,
+    ) -> None:
         self.job_id = job_id
         self.root = root
         self.sender = sender
+        #: The job's screening rule: a train result is checked with it as it is stored, by
+        #: the site's thread, so the workflow's thread (the round's critical path) only folds.
+        self.update_validation = update_validation or UpdateValidation()
         self.cond = threading.Condition()
         self.tasks: dict[str, SimTask] = {}
         self.open: dict[str, SimTask] = {}
@@ -197,41 +212,74 @@ class Board:
             sim = self._task_for(site, task.task_id)
             if not self._check_open(sim, sha):
                 return
-        head = sim.header
-        updates = self.root / "updates"
-        updates.mkdir(exist_ok=True)
-        tmp = updates / f"incoming-{uuid.uuid4().hex}"
-        tmp.write_bytes(payload)
+        tmp = self._incoming()
         try:
-            header = read_payload_file(tmp)
-            if header.kind != "update":
-                raise InvalidRequest("payload is not an update", code=ErrorCode.PAYLOAD_INVALID)
-            if head.name == "train":
-                _check_shapes(Path(sim.model_path), tmp)
-            key = f"updates/{head.current_round}-{head.name}-{site}-{head.task_id}"
-            with self.cond:
-                if not self._check_open(sim, sha):
-                    return
-                os.replace(tmp, self.root / key)
-                sim.update = UpdateRecord(
-                    task_id=head.task_id,
-                    job_id=self.job_id,
-                    site=site,
-                    round=head.current_round,
-                    path=key,
-                    sha256=sha,
-                    num_samples=header.num_samples if header.num_samples is not None else 1,
-                    metrics=header.metrics,
-                    received=time.time(),
-                )
-                sim.sha256 = sha
-                sim.elapsed = self.site_clock(site, received) - sim.clock0
-                sim.status = TaskStatus.DONE
-                del self.open[head.task_id]
-                self.events.append(head.task_id)
-                self.cond.notify_all()
+            tmp.write_bytes(payload)
+            self._store(sim, tmp, sha, received)
         finally:
             tmp.unlink(missing_ok=True)
+
+    def submit_params(
+        self, site: str, task: TaskHeader, params: Mapping[str, Any], header: PayloadHeader
+    ) -> None:
+        """As :meth:`submit_result` for a result still as tensors (a site thread's): encoded
+        straight into its file piece by piece, hashed on the way, never as a whole in memory."""
+        received = time.monotonic()
+        with self.cond:
+            sim = self._task_for(site, task.task_id)
+            if sim.status not in _OPEN and sim.status != TaskStatus.DONE:
+                self._check_open(sim, "")  # raises: the task takes no result
+        tmp = self._incoming()
+        try:
+            self._store(sim, tmp, write_hashed_payload(tmp, params, header), received)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _incoming(self) -> Path:
+        updates = self.root / "updates"
+        updates.mkdir(exist_ok=True)
+        return updates / f"incoming-{uuid.uuid4().hex}"
+
+    def _store(self, sim: SimTask, tmp: Path, sha: str, received: float) -> None:
+        """Check the result file ``tmp`` (header, shapes; then the screening), move it into
+        place and record it, unless it repeats the stored result."""
+        with self.cond:
+            if not self._check_open(sim, sha):
+                return
+        head, site = sim.header, sim.header.site
+        header = read_payload_file(tmp)
+        if header.kind != "update":
+            raise InvalidRequest("payload is not an update", code=ErrorCode.PAYLOAD_INVALID)
+        verdict = None
+        if head.name == "train":
+            model = Path(sim.model_path)
+            _check_shapes(model, tmp)
+            rule = self.update_validation
+            if rule.enabled:
+                verdict = (rule, check_update(tmp, model, rule))
+        key = f"updates/{head.current_round}-{head.name}-{site}-{head.task_id}"
+        with self.cond:
+            if not self._check_open(sim, sha):
+                return
+            os.replace(tmp, self.root / key)
+            sim.update = UpdateRecord(
+                task_id=head.task_id,
+                job_id=self.job_id,
+                site=site,
+                round=head.current_round,
+                path=key,
+                sha256=sha,
+                num_samples=header.num_samples if header.num_samples is not None else 1,
+                metrics=header.metrics,
+                received=time.time(),
+            )
+            sim.sha256 = sha
+            sim.verdict = verdict
+            sim.elapsed = self.site_clock(site, received) - sim.clock0
+            sim.status = TaskStatus.DONE
+            del self.open[head.task_id]
+            self.events.append(head.task_id)
+            self.cond.notify_all()
 
     def log_metrics(self, site: str, records: list[dict[str, Any]]) -> None:
         """Append metric records of a site (``flare.log``)."""

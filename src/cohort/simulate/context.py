@@ -10,7 +10,6 @@ a real federation's global model.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -24,10 +23,10 @@ from cohort.schemas.policy import UpdateValidation
 from cohort.schemas.records import RoundRecord, UpdateRecord
 from cohort.simulate.board import Board, SimTask
 from cohort.states import TaskStatus
-from cohort.wire.payload import PayloadHeader, encode_payload
+from cohort.wire.payload import PayloadHeader, write_hashed_payload
 from cohort.wire.tensors import iter_file_tensors
 from cohort.workflows.base import RoundOutcome, WorkflowContext, check_file_name
-from cohort.workflows.validation import rejection_record
+from cohort.workflows.validation import UpdateCheck, rejection_record
 
 __all__ = ["ProgressSink", "SimWorkflowContext"]
 
@@ -126,6 +125,23 @@ class SimWorkflowContext(WorkflowContext):
         """Stream an update's tensors from the workspace."""
         return iter_file_tensors(self._path(update.path))
 
+    def check_update(
+        self, update: UpdateRecord, model_key: str, rule: UpdateValidation
+    ) -> UpdateCheck:
+        """The verdict the board made when it stored the update (in the site's thread, so
+        the round's thread does not read every update twice), if made with this rule against
+        this model; else the files' check."""
+        task = self.board.tasks.get(update.task_id)
+        made = task.verdict if task is not None else None
+        if (
+            made is not None
+            and made[0] == rule
+            and task is not None
+            and task.model_path == str(self._path(model_key))
+        ):
+            return made[1]
+        return super().check_update(update, model_key, rule)
+
     def artifact_path(self, key: str) -> Path:
         """The workspace file for ``key`` (never outside the workspace)."""
         return self._path(key)
@@ -155,13 +171,12 @@ class SimWorkflowContext(WorkflowContext):
         """Write the model atomically, then record the round."""
         key = f"models/round-{round}.safetensors"
         header = PayloadHeader(kind="model", current_round=round, total_rounds=self.total_rounds)
-        data = encode_payload(params, header)
-        _write_atomic(self.root / key, data)
+        sha = _write_payload_atomic(self.root / key, params, header)
         self.rounds[round] = RoundRecord(
             job_id=self.job_id,
             round=round,
             model_path=key,
-            model_sha256=hashlib.sha256(data).hexdigest(),
+            model_sha256=sha,
             num_updates=num_updates,
             num_samples=num_samples,
             created=time.time(),
@@ -172,7 +187,7 @@ class SimWorkflowContext(WorkflowContext):
         """Write a work model under ``models/work/`` (no round is recorded)."""
         key = f"models/work/{check_file_name(name)}.safetensors"
         header = PayloadHeader(kind="model", total_rounds=self.total_rounds)
-        _write_atomic(self.root / key, encode_payload(params, header))
+        _write_payload_atomic(self.root / key, params, header)
         return key
 
     def save_result_file(self, name: str, data: bytes) -> None:
@@ -209,6 +224,17 @@ def _write_atomic(target: Path, data: bytes) -> None:
     tmp = target.with_name(f".{target.name}.part")
     tmp.write_bytes(data)
     os.replace(tmp, target)
+
+
+def _write_payload_atomic(
+    target: Path, params: dict[str, np.ndarray], header: PayloadHeader
+) -> str:
+    """Encode a model straight into its file, then move it into place; return its SHA-256."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.part")
+    sha = write_hashed_payload(tmp, params, header)
+    os.replace(tmp, target)
+    return sha
 
 
 class _RoundWaiter:

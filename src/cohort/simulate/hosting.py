@@ -18,7 +18,7 @@ import abc
 import json
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack
 
@@ -28,6 +28,7 @@ from cohort.schemas.job import ClientAppConfig
 from cohort.simulate.environment import script_environment
 from cohort.simulate.site import SiteInbox, SiteLink, SiteScript, TaskOffer, run_site
 from cohort.simulate.threads import STACK_BYTES
+from cohort.wire.payload import PayloadHeader, encode_payload
 
 __all__ = [
     "BackendArgs",
@@ -92,6 +93,12 @@ class HostLink(SiteLink):
         reply = self.acks[site].get()
         if reply.get("error"):
             raise error_from_envelope(reply)
+
+    def submit_params(
+        self, site: str, task: TaskHeader, params: Mapping[str, Any], header: PayloadHeader
+    ) -> None:
+        # Encoded here: the message to the simulator carries the safetensors bytes.
+        self.submit_result(site, task, encode_payload(params, header))
 
     def log_metrics(self, site: str, records: list[dict[str, Any]]) -> None:
         # Through JSON: numpy scalars a script logged become plain numbers on every transport.

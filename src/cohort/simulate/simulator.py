@@ -103,15 +103,11 @@ def simulate(
     )
     job_id = str(uuid.uuid4())
     with _one_at_a_time:
-        board = Board(job_id, plan.workspace)
+        rule = plan.folder.meta.policies.update_validation
+        board = Board(job_id, plan.workspace, update_validation=rule)
         sink = RoundProgress(sys.stderr) if progress else NoProgress()
         ctx = SimWorkflowContext(
-            board,
-            plan.sites,
-            plan.min_clients,
-            plan.server_app_dir,
-            sink,
-            plan.folder.meta.policies.update_validation,
+            board, plan.sites, plan.min_clients, plan.server_app_dir, sink, rule
         )
         extra_rss = 0.0
         if len(plan.sites) < plan.min_clients:

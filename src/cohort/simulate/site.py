@@ -14,6 +14,7 @@ import queue
 import sys
 import threading
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
@@ -24,7 +25,8 @@ from cohort.client.transport import ClientTransport, ReceivedTask
 from cohort.schemas.fleet import TaskHeader
 from cohort.schemas.job import ClientAppConfig
 from cohort.simulate.streams import SiteLog, site_output
-from cohort.wire.payload import PayloadHeader, decode_payload, encode_payload
+from cohort.wire.payload import PayloadHeader, read_payload_file
+from cohort.wire.tensors import iter_file_tensors
 
 __all__ = [
     "SiteInbox",
@@ -46,6 +48,11 @@ class SiteLink(Protocol):
 
     def submit_result(self, site: str, task: TaskHeader, payload: bytes) -> None:
         """Deliver an encoded result; raises the CohortError the server would answer with."""
+
+    def submit_params(
+        self, site: str, task: TaskHeader, params: Mapping[str, Any], header: PayloadHeader
+    ) -> None:
+        """Deliver a result as tensors and header, as :meth:`submit_result` would encoded."""
 
     def log_metrics(self, site: str, records: list[dict[str, Any]]) -> None:
         """Deliver metric records logged with ``flare.log``."""
@@ -141,17 +148,25 @@ class SiteTransport(ClientTransport):
             if offer.task.task_id in self.inbox.cancelled:
                 self.inbox.cancelled.discard(offer.task.task_id)
                 continue
-            if offer.model_path:
-                data = Path(offer.model_path).read_bytes()
-            else:  # a task with no model (submit_model): an empty payload, as the server sends
+            if not offer.model_path:  # a task with no model (submit_model), as the server sends
                 header = PayloadHeader(kind="model", current_round=offer.task.current_round)
-                data = encode_payload({}, header)
-            params, payload_header = decode_payload(data)
-            return ReceivedTask(offer.task, params, payload_header)
+                return ReceivedTask(offer.task, {}, header)
+            # Copy-on-write views of the global model's file, not a copy per site: the sites
+            # of a round share its pages, and a script that writes to an array gets its own.
+            path = Path(offer.model_path)
+            header = read_payload_file(path)
+            return ReceivedTask(offer.task, dict(iter_file_tensors(path)), header)
 
     def send_result(self, task: TaskHeader, payload: bytes) -> None:
         """Hand the result to the server, which checks it as the HTTPS route does."""
         self.link.submit_result(self.site, task, payload)
+
+    def send_params(
+        self, task: TaskHeader, params: Mapping[str, Any], header: PayloadHeader
+    ) -> None:
+        """Hand the result over as tensors: the link encodes them (the board straight into
+        the update's file), so no encoded copy of the whole update is made here."""
+        self.link.submit_params(self.site, task, params, header)
 
     def log_metrics(self, records: list[dict[str, Any]]) -> None:
         """Hand metric records to the server."""

@@ -6,6 +6,7 @@ one file carries both; it is validated by :class:`PayloadHeader` before anything
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "encode_payload",
     "iter_payload",
     "read_payload_file",
+    "write_hashed_payload",
     "write_payload_file",
 ]
 
@@ -74,6 +76,18 @@ def iter_payload(params: Mapping[str, Any], header: PayloadHeader) -> tuple[int,
 def write_payload_file(path: Path, params: Mapping[str, Any], header: PayloadHeader) -> int:
     """Write a payload straight to a file (piece by piece); return its size."""
     return write_tensor_file(path, params, {HEADER_KEY: header.model_dump_json()})
+
+
+def write_hashed_payload(path: Path, params: Mapping[str, Any], header: PayloadHeader) -> str:
+    """Write a payload straight to a file (piece by piece, never a whole encoded copy in
+    memory); return the SHA-256 of its bytes, hashed on the way."""
+    digest = hashlib.sha256()
+    _, pieces = iter_payload(params, header)
+    with path.open("wb") as fh:
+        for piece in pieces:
+            digest.update(piece)
+            fh.write(piece)
+    return digest.hexdigest()
 
 
 def _parse_header(metadata: Mapping[str, str]) -> PayloadHeader:

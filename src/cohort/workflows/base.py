@@ -14,7 +14,7 @@ import numpy as np
 from cohort.errors import ErrorCode, InvalidRequest
 from cohort.schemas.policy import UpdateValidation
 from cohort.schemas.records import UpdateRecord
-from cohort.workflows.validation import check_update
+from cohort.workflows.validation import UpdateCheck, check_update
 
 __all__ = ["RoundOutcome", "Workflow", "WorkflowContext", "WorkflowFailed", "check_file_name"]
 
@@ -61,11 +61,19 @@ class WorkflowContext(abc.ABC):
         rule = self.update_validation
         if task != "train" or not model_key or not rule.enabled:
             return None
-        verdict = check_update(self.artifact_path(update.path), self.artifact_path(model_key), rule)
+        verdict = self.check_update(update, model_key, rule)
         if verdict.ok:
             return None
         self.record_rejection(update, verdict.reason)
         return verdict.reason
+
+    def check_update(
+        self, update: UpdateRecord, model_key: str, rule: UpdateValidation
+    ) -> UpdateCheck:
+        """The verdict of ``rule`` on an update against the model at ``model_key``: the files'
+        check (:func:`check_update`); a context that checked the update already when it
+        stored it (the simulator's) returns that verdict instead."""
+        return check_update(self.artifact_path(update.path), self.artifact_path(model_key), rule)
 
     @abc.abstractmethod
     def artifact_path(self, key: str) -> Path:

@@ -28,7 +28,7 @@ from safetensors import SafetensorError, safe_open
 from cohort.errors import CohortError, ErrorCode
 from cohort.schemas.policy import UpdateValidation
 from cohort.wire.payload import HEADER_KEY
-from cohort.wire.tensors import read_file_header
+from cohort.wire.tensors import iter_file_tensors, read_file_header
 
 __all__ = [
     "REJECTED",
@@ -119,33 +119,38 @@ def _check_values(
     result: UpdateCheck,
 ) -> None:
     bad: list[str] = []
-    squares = 0.0
+    squares: dict[str, float] = {}
     try:
-        with (
-            safe_open(str(update), framework="numpy") as up,
-            safe_open(str(reference), framework="numpy") as ref,
-        ):
-            for name, (dtype, _) in sorted(shapes.items()):
-                tensor = up.get_tensor(name)
-                if dtype in _FLOATS and not np.isfinite(tensor).all():
+        with safe_open(str(reference), framework="numpy") as ref:
+            # Views of the file's pages (one tensor mapped at a time), not copies: screening
+            # reads the update once and allocates nothing the size of a tensor for the check.
+            for name, tensor in iter_file_tensors(update):
+                if shapes[name][0] in _FLOATS and not np.isfinite(tensor).all():
                     bad.append(name)
                     continue
                 if rule.max_norm is not None:
                     change = tensor.astype(np.float64)
                     if not diff:
                         change -= ref.get_tensor(name).astype(np.float64)
-                    squares += float(np.dot(change.ravel(), change.ravel()))
+                    squares[name] = float(np.dot(change.ravel(), change.ravel()))
+                del tensor  # let its mapping go before the next one
     except SafetensorError as exc:  # a header that lies about its data
         result.checks["format"] = False
         result.errors.append(f"not a safetensors file: {exc}")
         return
+    except CohortError as exc:  # the same, found by iter_file_tensors
+        result.checks["format"] = False
+        result.errors.append(f"not a safetensors file: {exc.message}")
+        return
+    bad.sort()
     if rule.check_finite or bad:
         result.checks["finite_values"] = not bad
         if bad:
             result.errors.append(f"non-finite values (NaN or inf) in {bad}")
             return
     if rule.max_norm is not None:
-        result.norm = squares**0.5
+        # Summed in name order, as before, whatever order the file holds the tensors in.
+        result.norm = sum(squares[name] for name in sorted(squares)) ** 0.5
         result.checks["norm_bound"] = result.norm <= rule.max_norm
         if result.norm > rule.max_norm:
             result.errors.append(

@@ -21,6 +21,7 @@ from cohort.provision import Kit, PocLayout, free_port, load_kit, prepare_poc
 from cohort.tls import (
     Identity,
     IdentityH11Protocol,
+    IdentityHttpToolsProtocol,
     client_ssl_context,
     identity_from_peercert,
     peer_identity,
@@ -160,14 +161,15 @@ def _serve(config: uvicorn.Config) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def server_url(poc: PocLayout) -> Iterator[str]:
-    """Serve the test app over mutual TLS with the POC's server kit; yield its base URL."""
+@pytest.fixture(scope="module", params=[IdentityH11Protocol, IdentityHttpToolsProtocol])
+def server_url(poc: PocLayout, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Serve the test app over mutual TLS with the POC's server kit, with each identity
+    protocol (the server runs the httptools one); yield its base URL."""
     config = uvicorn.Config(
         _app(),
         host="127.0.0.1",
         port=free_port(),
-        http=IdentityH11Protocol,
+        http=request.param,
         log_level="warning",
         **server_ssl_kwargs(load_kit(poc.server_kit)),
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "BODY_SHA256_HEADER",
+    "DEFAULT_CHUNK_BYTES",
     "LOG_STREAM_HEADER",
     "LOG_STREAM_OFF",
     "MODEL_CHUNKED_HEADER",
@@ -25,6 +27,7 @@ __all__ = [
     "SiteFailureReport",
     "TaskHeader",
     "UpdateReceipt",
+    "chunk_bytes_from_env",
 ]
 
 
@@ -36,6 +39,19 @@ MODEL_SIZE_HEADER = "X-Cohort-Model-Size"
 MODEL_SHA256_HEADER = "X-Cohort-Model-Sha256"
 MODEL_CHUNKED_HEADER = "X-Cohort-Model-Chunked"
 BODY_SHA256_HEADER = "X-Cohort-Sha256"
+#: Transfer chunk size when ``COHORT_TRANSFER_CHUNK_BYTES`` is not set: a model up to this
+#: size moves in one request; larger ones in chunks of this size.
+DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+
+
+def chunk_bytes_from_env() -> int:
+    """The chunk size from ``COHORT_TRANSFER_CHUNK_BYTES`` (bytes), else the default. Sites
+    send theirs with each request; the server uses its own to hash a new global model's
+    chunks before any site asks."""
+    raw = os.environ.get("COHORT_TRANSFER_CHUNK_BYTES")
+    return int(raw) if raw else DEFAULT_CHUNK_BYTES
+
+
 #: HTTP response header of the job app download naming every site of the job.
 SITES_HEADER = "X-Cohort-Job-Sites"
 #: HTTP response header of the job app download: the file the site streams its job log as

@@ -23,9 +23,16 @@ from cohort.logconfig import add_workspace_log
 from cohort.provision.kit import load_kit
 from cohort.server.app import create_app
 from cohort.server.config import ServerConfig
-from cohort.tls import IdentityH11Protocol, server_ssl_kwargs
+from cohort.tls import IdentityHttpToolsProtocol, server_ssl_kwargs
 
 __all__ = ["run_server"]
+
+try:
+    # uvloop (a dependency where it builds, not on Windows): TLS and socket I/O in C rather
+    # than asyncio's Python SSL protocol, which cost most of the API process's CPU per byte.
+    from uvloop import run as _run_loop
+except ImportError:  # pragma: no cover - platforms without uvloop
+    from asyncio import run as _run_loop  # type: ignore[assignment]
 
 #: WebSockets (for /ws/events) with the sans-I/O implementation of the websockets package.
 WS = "websockets-sansio"
@@ -71,7 +78,9 @@ def run_server(config: ServerConfig) -> None:
     )
     add_workspace_log(config.workspace)
     common: dict[str, Any] = {
-        "http": IdentityH11Protocol,
+        # httptools and uvloop (uvicorn[standard]'s pieces): the C parser and event loop
+        # spend a fraction of h11's and asyncio's CPU per byte of TLS on large models.
+        "http": IdentityHttpToolsProtocol,
         "ws": WS,
         "log_level": "warning",
         "timeout_keep_alive": 75,
@@ -111,7 +120,7 @@ def run_server(config: ServerConfig) -> None:
             server.should_exit = True
 
     app.state.services.state.stop_server = stop
-    asyncio.run(_serve_all(servers))
+    _run_loop(_serve_all(servers))
     if restart:  # the same command line again, in this process: same pid, fresh state
         logging.getLogger("cohort.server").info("restarting the server")
         os.execv(sys.executable, sys.orig_argv)  # noqa: S606 - our own argv, no shell

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from cohort.errors import ErrorCode, PayloadTooLarge
 from cohort.schemas.admin import DEFAULT_STUDY, CloneReply, DeleteReply, SubmitReply
 from cohort.schemas.records import JobRecord, RoundRecord, SiteRecord
 from cohort.server.api.deps import Services, services
+from cohort.server.api.files import BulkFileResponse
 from cohort.server.api.guard import JobManager, Submitter, Viewer
 from cohort.states import JobStatus
 from cohort.store import JobFilter
@@ -147,10 +147,10 @@ async def clone_job(
 @router.get("/jobs/{job_id}/result")
 async def job_result(
     job_id: str, _: Viewer, svc: Svc, study: Study = DEFAULT_STUDY
-) -> FileResponse:
+) -> BulkFileResponse:
     """The job's result archive (JOB_NOT_DONE until the job has ended)."""
     path = await svc.jobs.result_archive(job_id, study)
-    return FileResponse(path, media_type="application/zip", filename=f"{job_id}.zip")
+    return BulkFileResponse(path, media_type="application/zip", filename=f"{job_id}.zip")
 
 
 @router.get("/system", response_model=SystemInfo)

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from fastapi.responses import FileResponse
 
 from cohort.errors import ErrorCode, PayloadTooLarge
 from cohort.schemas.fleet import (
@@ -28,6 +27,7 @@ from cohort.schemas.fleet import (
 from cohort.schemas.job import LogFileName
 from cohort.server.api.auth import site_identity
 from cohort.server.api.deps import Services, services
+from cohort.server.api.files import BulkFileResponse
 from cohort.server.services.jobs import job_dir
 from cohort.server.services.logstore import stream_plan
 from cohort.server.services.transfer import MAX_CHUNK_BYTES
@@ -49,7 +49,7 @@ async def heartbeat(req: HeartbeatRequest, site: Site, svc: Svc) -> HeartbeatRep
 
 
 @router.get("/jobs/{job_id}/app")
-async def job_app(job_id: str, site: Site, svc: Svc) -> FileResponse:
+async def job_app(job_id: str, site: Site, svc: Svc) -> BulkFileResponse:
     """The job archive, for a site taking part in the job; a header says whether and as which
     file the site streams its job log."""
     job = svc.fleet.job_for_site(site, job_id)
@@ -61,7 +61,7 @@ async def job_app(job_id: str, site: Site, svc: Svc) -> FileResponse:
         LOG_STREAM_HEADER: plan.file or LOG_STREAM_OFF,
         SUBMITTER_HEADER: submitter,
     }
-    return FileResponse(path, media_type="application/zip", headers=headers)
+    return BulkFileResponse(path, media_type="application/zip", headers=headers)
 
 
 @router.get("/jobs/{job_id}/task", response_model=None)
@@ -103,8 +103,8 @@ async def next_task(
     if chunk is not None and manifest.size > chunk:
         headers[MODEL_CHUNKED_HEADER] = "1"
         return Response(b"", media_type="application/octet-stream", headers=headers)
-    # FileResponse streams the stored model without reading it into memory.
-    return FileResponse(path, media_type="application/octet-stream", headers=headers)
+    # Streams the stored model (1 MiB at a time) without reading it into memory.
+    return BulkFileResponse(path, media_type="application/octet-stream", headers=headers)
 
 
 @router.post("/jobs/{job_id}/tasks/{task_id}/result", response_model=UpdateReceipt)

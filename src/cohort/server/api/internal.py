@@ -147,12 +147,16 @@ async def close_tasks(job_id: str, req: CloseTasks, _: Server, svc: Svc) -> None
 @router.post("/rounds", response_model=RoundRecord)
 async def add_round(job_id: str, req: NewRound, _: Server, svc: Svc) -> RoundRecord:
     """Record a round's global model."""
+    # Hashed once, in a thread, as the manifest the sites are about to ask for (chunked or
+    # not): its sha256 is the round's, and the sites' requests find it cached.
+    manifest = await svc.transfer.model_manifest(req.model_key)
     record = svc.work.add_round(
         job_id,
         round=req.round,
         model_key=req.model_key,
         num_updates=req.num_updates,
         num_samples=req.num_samples,
+        model_sha256=manifest.sha256,
     )
     _apply(svc, job_id, req.bookkeeping)  # after: metrics may be for this very round
     prune_models(svc.state, job_id, req.retention)  # after: metrics decide the best round

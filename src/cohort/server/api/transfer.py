@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import FileResponse
 
 from cohort.schemas.fleet import BODY_SHA256_HEADER, UpdateReceipt
 from cohort.server.api.auth import site_identity
 from cohort.server.api.deps import Services, services
+from cohort.server.api.files import BulkFileResponse
 from cohort.server.services.transfer import (
     MAX_CHUNK_BYTES,
     Manifest,
@@ -47,10 +47,10 @@ async def model_manifest(
 
 
 @router.get("/model")
-async def model(job_id: str, task_id: str, site: Site, svc: Svc) -> FileResponse:
+async def model(job_id: str, task_id: str, site: Site, svc: Svc) -> BulkFileResponse:
     """The task's model; a ``Range`` request gets just that part (206), streamed."""
     path = svc.transfer.model_path(site, job_id, task_id)
-    return FileResponse(path, media_type="application/octet-stream")
+    return BulkFileResponse(path, media_type="application/octet-stream")
 
 
 @router.get("/upload", response_model=UploadStatus)

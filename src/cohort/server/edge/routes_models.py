@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Header, Request
-from fastapi.responses import FileResponse
 
 from cohort.errors import InvalidRequest
 from cohort.schemas.edge import EdgeModel, Listing, Package, UploadInit
+from cohort.server.api.files import BulkFileResponse
 from cohort.server.edge.deps import Edge, Page, Reader, Writer, both, listing
 from cohort.server.edge.uploads import Uploads
 from cohort.server.rest.deps import ERROR_RESPONSES
@@ -73,10 +73,10 @@ async def ancestors(
     return trail if x_reverse else trail[::-1]
 
 
-@router.get("/models/{model_id}/download", response_class=FileResponse, tags=["models"])
-async def download(model_id: str, _: Reader, edge: Edge) -> FileResponse:
+@router.get("/models/{model_id}/download", response_class=BulkFileResponse, tags=["models"])
+async def download(model_id: str, _: Reader, edge: Edge) -> BulkFileResponse:
     """The model's tensors as safetensors, streamed from the store."""
-    return FileResponse(
+    return BulkFileResponse(
         edge.models.file(model_id),
         media_type="application/octet-stream",
         filename=f"{model_id}.safetensors",
@@ -141,11 +141,11 @@ async def package_checksum(_: Reader, edge: Edge) -> dict[str, str]:
     return {"checksum": edge.packages.active().checksum}
 
 
-@router.get("/packages/download", response_class=FileResponse, tags=["packages"])
-async def package_download(_: Reader, edge: Edge) -> FileResponse:
+@router.get("/packages/download", response_class=BulkFileResponse, tags=["packages"])
+async def package_download(_: Reader, edge: Edge) -> BulkFileResponse:
     """The active package's archive."""
     pkg = edge.packages.active()
-    return FileResponse(edge.packages.file(pkg), filename=pkg.file_name)
+    return BulkFileResponse(edge.packages.file(pkg), filename=pkg.file_name)
 
 
 @router.get("/packages/{package_id}", response_model=Package, tags=["packages"])

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
-from fastapi.responses import FileResponse
 
 from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from cohort.schemas.records import JobRecord
@@ -20,6 +19,7 @@ from cohort.schemas.rest import (
     ValidationReport,
 )
 from cohort.server.api.deps import Services
+from cohort.server.api.files import BulkFileResponse
 from cohort.server.rest.deps import ERROR_RESPONSES, Caller, caller, rest_services
 from cohort.server.services.training_metrics import client_performance, training_metrics
 
@@ -95,14 +95,14 @@ async def global_model(
 
 @router.get(
     "/model/download/{model_id}",
-    response_class=FileResponse,
+    response_class=BulkFileResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
     tags=["model"],
 )
-async def download_model(model_id: str, _: Reader, svc: Svc) -> FileResponse:
+async def download_model(model_id: str, _: Reader, svc: Svc) -> BulkFileResponse:
     """The model file (safetensors with Cohort's header), streamed."""
     path = svc.models.file(model_id)
-    return FileResponse(
+    return BulkFileResponse(
         path, media_type="application/octet-stream", filename=f"{model_id}.safetensors"
     )
 

@@ -16,12 +16,12 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, Field
 
 from cohort.errors import Conflict, ErrorCode, InvalidRequest, NotFound, PayloadTooLarge
-from cohort.schemas.fleet import UpdateReceipt
+from cohort.schemas.fleet import DEFAULT_CHUNK_BYTES, UpdateReceipt, chunk_bytes_from_env
 from cohort.schemas.records import TaskRecord
 from cohort.server.services.fleet import FleetService
 from cohort.server.services.jobs import job_dir
@@ -32,6 +32,8 @@ __all__ = ["MAX_CHUNK_BYTES", "Manifest", "TransferService", "UploadCommit", "Up
 #: Largest chunk a site may ask for or send in one request.
 MAX_CHUNK_BYTES = 256 * 1024 * 1024
 _READ = 1 << 20
+#: Bytes of an upload's body hashed and written per hop to a worker thread.
+_BATCH = 1 << 20
 
 
 class Manifest(BaseModel):
@@ -86,6 +88,63 @@ def _hash_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _absorb(fh: BinaryIO, hashers: list[Any], blocks: list[bytes]) -> None:
+    for block in blocks:
+        for hasher in hashers:
+            hasher.update(block)  # hashlib releases the GIL on blocks this size
+    fh.writelines(blocks)
+
+
+class _Sink:
+    """Hashes and writes a chunk's body in a worker thread, one batch of about
+    :data:`_BATCH` bytes behind the event loop. The body arrives in TLS-record-sized blocks
+    (16 KiB); hashing it twice (chunk and whole) and writing it on the event loop kept the
+    loop from decrypting the next blocks, and one thread hop per block would cost more
+    than it saves."""
+
+    def __init__(self, fh: BinaryIO, hashers: list[Any]) -> None:
+        self.fh = fh
+        self.hashers = hashers
+        self.blocks: list[bytes] = []
+        self.size = 0
+        self.pending: asyncio.Future[None] | None = None
+
+    async def add(self, block: bytes) -> None:
+        """Queue ``block``; hand a full batch to the thread once the previous one is done."""
+        self.blocks.append(block)
+        self.size += len(block)
+        if self.size >= _BATCH:
+            await self._hand_off()
+
+    async def _hand_off(self) -> None:
+        await self.settle()
+        blocks, self.blocks, self.size = self.blocks, [], 0
+        self.pending = asyncio.ensure_future(
+            asyncio.to_thread(_absorb, self.fh, self.hashers, blocks)
+        )
+
+    async def flush(self) -> None:
+        """Hash and write everything queued; return when it is done."""
+        await self._hand_off()
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Wait for the batch in the thread (if any) to finish, even when cancelled meanwhile
+        (the cancellation is raised after it): nothing may write to the file after this."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return
+        cancelled = False
+        while not pending.done():
+            try:
+                await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+        pending.result()
+
+
 def check_chunk_size(chunk: int) -> int:
     """A site's chunk size, within (0, MAX_CHUNK_BYTES]; INVALID_REQUEST otherwise."""
     if not 0 < chunk <= MAX_CHUNK_BYTES:
@@ -124,6 +183,21 @@ class TransferService:
             if found.done():
                 self._manifests.pop(key, None)
             raise
+
+    async def model_manifest(self, key: str) -> Manifest:
+        """The manifest of a stored model (by artifact key) for the chunk size of this
+        process's environment, the one sites use unless configured otherwise; NOT_FOUND
+        when there is no such file."""
+        path = self.state.artifacts.path(key)
+        if not path.is_file():
+            raise NotFound(f"artifact {key!r} not found", details={"key": key})
+        try:
+            chunk = chunk_bytes_from_env()
+        except ValueError:
+            chunk = DEFAULT_CHUNK_BYTES
+        if not 0 < chunk <= MAX_CHUNK_BYTES:
+            chunk = DEFAULT_CHUNK_BYTES
+        return await self.manifest(path, chunk)
 
     def _task(self, site: Identity, job_id: str, task_id: str) -> TaskRecord:
         self.fleet.job_for_site(site, job_id)
@@ -178,9 +252,11 @@ class TransferService:
             done, whole = self._running.pop(task_id, (0, None))
             if done != offset or whole is None:
                 whole = hashlib.sha256() if offset == 0 else None
+            hashers = [digest] if whole is None else [digest, whole]
             with path.open("r+b" if path.exists() else "wb") as fh:
                 fh.truncate(offset)
                 fh.seek(offset)
+                sink = _Sink(fh, hashers)
                 try:
                     written = 0
                     async for block in body:
@@ -190,10 +266,8 @@ class TransferService:
                                 f"chunk over {MAX_CHUNK_BYTES} bytes or upload over {limit}",
                                 code=ErrorCode.PAYLOAD_TOO_LARGE,
                             )
-                        digest.update(block)
-                        if whole is not None:
-                            whole.update(block)
-                        fh.write(block)
+                        await sink.add(block)
+                    await sink.flush()
                     if digest.hexdigest() != sha256:
                         raise InvalidRequest(
                             f"chunk at offset {offset} does not match its sha256",
@@ -201,8 +275,12 @@ class TransferService:
                             hint="Send the chunk again.",
                         )
                 except BaseException:
-                    # Also a cut body (the client went away): keep only what was verified.
-                    fh.truncate(offset)
+                    # Also a cut body (the client went away): keep only what was verified,
+                    # once the worker thread no longer writes to the file.
+                    try:
+                        await sink.settle()
+                    finally:
+                        fh.truncate(offset)
                     raise
             if whole is not None:
                 self._running[task_id] = (offset + written, whole)

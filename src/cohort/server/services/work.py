@@ -179,11 +179,19 @@ class WorkService:
         return record
 
     def add_round(
-        self, job_id: str, *, round: int, model_key: str, num_updates: int, num_samples: int
+        self,
+        job_id: str,
+        *,
+        round: int,
+        model_key: str,
+        num_updates: int,
+        num_samples: int,
+        model_sha256: str | None = None,
     ) -> RoundRecord:
-        """Record a round's global model (the file is already in the artifact store)."""
+        """Record a round's global model (the file is already in the artifact store), with
+        its sha256: ``model_sha256`` when the caller just hashed the file, else read here."""
         self._running(job_id)
-        sha = self.state.artifacts.sha256(model_key)
+        sha = model_sha256 or self.state.artifacts.sha256(model_key)
         record = self.state.store.add_round(
             job_id=job_id,
             round=round,

@@ -34,7 +34,7 @@ from cohort.states import JOB_TERMINAL
 from cohort.store import FileArtifactStore
 from cohort.store.artifacts import TEMP_SUFFIX
 from cohort.wire.payload import PayloadHeader, iter_payload
-from cohort.wire.tensors import iter_file_tensors
+from cohort.wire.tensors import TensorStream, iter_file_tensors
 from cohort.workflows import WORKFLOWS
 from cohort.workflows.base import RoundOutcome, WorkflowContext, WorkflowFailed, check_file_name
 from cohort.workflows.inorder import InOrder
@@ -190,7 +190,11 @@ class HttpWorkflowContext(WorkflowContext):
         return dict(iter_file_tensors(self.artifacts.path(key)))
 
     def save_global_model(
-        self, round: int, params: dict[str, np.ndarray], num_updates: int, num_samples: int
+        self,
+        round: int,
+        params: dict[str, np.ndarray] | TensorStream,
+        num_updates: int,
+        num_samples: int,
     ) -> str:
         """Write the model atomically, then record the round."""
         key = f"jobs/{self.job_id}/models/round-{round}.safetensors"
@@ -200,9 +204,13 @@ class HttpWorkflowContext(WorkflowContext):
         # Written beside its key piece by piece (no encoded copy of the model next to the
         # arrays) and renamed (adopt): a crash leaves the last round intact.
         tmp = target.with_name(f".{target.name}.{os.getpid()}{TEMP_SUFFIX}")
-        with tmp.open("wb") as out:
-            for piece in iter_payload(params, header)[1]:
-                out.write(piece)
+        try:
+            with tmp.open("wb") as out:
+                for piece in iter_payload(params, header)[1]:
+                    out.write(piece)
+        except BaseException:  # a tiled mean that failed half-way leaves nothing behind
+            tmp.unlink(missing_ok=True)
+            raise
         fault_point("global_model_write")
         self.artifacts.adopt(key, tmp)
         self.call(

@@ -13,7 +13,7 @@ import bisect
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,8 +24,8 @@ from cohort.schemas.policy import UpdateValidation
 from cohort.schemas.records import RoundRecord, UpdateRecord
 from cohort.simulate.board import Board, SimTask
 from cohort.states import TaskStatus
-from cohort.wire.payload import PayloadHeader, encode_payload
-from cohort.wire.tensors import iter_file_tensors
+from cohort.wire.payload import PayloadHeader, encode_payload, iter_payload
+from cohort.wire.tensors import TensorStream, iter_file_tensors
 from cohort.workflows.base import RoundOutcome, WorkflowContext, check_file_name
 from cohort.workflows.validation import rejection_record
 
@@ -150,18 +150,21 @@ class SimWorkflowContext(WorkflowContext):
         return dict(iter_file_tensors(path))
 
     def save_global_model(
-        self, round: int, params: dict[str, np.ndarray], num_updates: int, num_samples: int
+        self,
+        round: int,
+        params: dict[str, np.ndarray] | TensorStream,
+        num_updates: int,
+        num_samples: int,
     ) -> str:
-        """Write the model atomically, then record the round."""
+        """Write the model atomically, piece by piece, then record the round."""
         key = f"models/round-{round}.safetensors"
         header = PayloadHeader(kind="model", current_round=round, total_rounds=self.total_rounds)
-        data = encode_payload(params, header)
-        _write_atomic(self.root / key, data)
+        sha256 = _write_atomic_pieces(self.root / key, iter_payload(params, header)[1])
         self.rounds[round] = RoundRecord(
             job_id=self.job_id,
             round=round,
             model_path=key,
-            model_sha256=hashlib.sha256(data).hexdigest(),
+            model_sha256=sha256,
             num_updates=num_updates,
             num_samples=num_samples,
             created=time.time(),
@@ -205,10 +208,25 @@ class SimWorkflowContext(WorkflowContext):
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
+    _write_atomic_pieces(target, [data])
+
+
+def _write_atomic_pieces(target: Path, pieces: Iterable[bytes]) -> str:
+    """Write ``pieces`` beside ``target`` and rename; return their sha256. Nothing is left
+    behind when producing a piece fails (a tiled mean's update file cut short)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.part")
-    tmp.write_bytes(data)
+    digest = hashlib.sha256()
+    try:
+        with tmp.open("wb") as out:
+            for piece in pieces:
+                digest.update(piece)
+                out.write(piece)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, target)
+    return digest.hexdigest()
 
 
 class _RoundWaiter:

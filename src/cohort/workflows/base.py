@@ -14,6 +14,7 @@ import numpy as np
 from cohort.errors import ErrorCode, InvalidRequest
 from cohort.schemas.policy import UpdateValidation
 from cohort.schemas.records import UpdateRecord
+from cohort.wire.tensors import TensorStream
 from cohort.workflows.validation import check_update
 
 __all__ = ["RoundOutcome", "Workflow", "WorkflowContext", "WorkflowFailed", "check_file_name"]
@@ -105,9 +106,15 @@ class WorkflowContext(abc.ABC):
 
     @abc.abstractmethod
     def save_global_model(
-        self, round: int, params: dict[str, np.ndarray], num_updates: int, num_samples: int
+        self,
+        round: int,
+        params: dict[str, np.ndarray] | TensorStream,
+        num_updates: int,
+        num_samples: int,
     ) -> str:
-        """Store the round's global model and record it in the model trail; return its key."""
+        """Store the round's global model and record it in the model trail; return its key.
+        A :class:`TensorStream` (the tiled mean) is written as its pieces come, and nothing
+        is stored when producing them fails."""
 
     @abc.abstractmethod
     def save_model(self, name: str, params: dict[str, np.ndarray]) -> str:

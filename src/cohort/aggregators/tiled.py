@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from cohort.aggregators.weighted import check_weight, mismatch, no_weight
-from cohort.errors import ErrorCode, InvalidRequest
-from cohort.wire.tensors import TensorSpec, numpy_dtype, read_file_layout
+from cohort.errors import InvalidRequest
+from cohort.wire.tensors import TensorSpec, numpy_dtype, read_exact, read_file_layout
 
 __all__ = ["TiledMean"]
 
@@ -169,22 +169,10 @@ class _Files:
     def read(self, k: int, into: memoryview, offset: int) -> None:
         """Fill ``into`` with the bytes of file ``k`` at ``offset``."""
         if self.held:
-            _read_exact(self.fds[k], into, offset, self.paths[k])
+            read_exact(self.fds[k], into, offset, self.paths[k])
             return
         fd = os.open(self.paths[k], os.O_RDONLY)
         try:
-            _read_exact(fd, into, offset, self.paths[k])
+            read_exact(fd, into, offset, self.paths[k])
         finally:
             os.close(fd)
-
-
-def _read_exact(fd: int, into: memoryview, offset: int, path: Path) -> None:
-    done = 0
-    while done < len(into):
-        got = os.preadv(fd, [into[done:]], offset + done)
-        if got == 0:
-            raise InvalidRequest(
-                f"{path.name} ended before its tensors did: it changed after it was checked",
-                ErrorCode.PAYLOAD_INVALID,
-            )
-        done += got

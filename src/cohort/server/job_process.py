@@ -183,11 +183,10 @@ class HttpWorkflowContext(WorkflowContext):
         self.call("POST", "/rejections", json={"task_id": update.task_id, "reason": reason})
         self.log(f"round {update.round}: update of {update.site} rejected: {reason}")
 
-    def load_app_model(self, relative_path: str) -> dict[str, np.ndarray]:
-        """Load a model file from the server app folder (never outside it)."""
+    def app_model_path(self, relative_path: str) -> Path:
+        """A model file of the server app folder (never outside it)."""
         app = self.meta.server_app() or ""
-        key = f"jobs/{self.job_id}/job/{app}/{relative_path}"
-        return dict(iter_file_tensors(self.artifacts.path(key)))
+        return self.artifacts.path(f"jobs/{self.job_id}/job/{app}/{relative_path}")
 
     def save_global_model(
         self,

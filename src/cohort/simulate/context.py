@@ -137,8 +137,8 @@ class SimWorkflowContext(WorkflowContext):
             self.board.site_errors.append(record)
         self.log(f"round {update.round}: update of {update.site} rejected: {reason}")
 
-    def load_app_model(self, relative_path: str) -> dict[str, np.ndarray]:
-        """Load a model file from the server app folder (never outside it)."""
+    def app_model_path(self, relative_path: str) -> Path:
+        """A model file of the server app folder (never outside it)."""
         path = (self.server_app_dir / relative_path).resolve()
         if not path.is_relative_to(self.server_app_dir):
             raise InvalidRequest(
@@ -147,7 +147,7 @@ class SimWorkflowContext(WorkflowContext):
             )
         if not path.is_file():
             raise NotFound(f"initial model {relative_path!r} is not in the server app folder")
-        return dict(iter_file_tensors(path))
+        return path
 
     def save_global_model(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import mmap
+import os
 import struct
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from cohort.errors import ErrorCode, InvalidRequest
 
 __all__ = [
     "MAX_HEADER_BYTES",
+    "FileTensors",
     "TensorSpec",
     "TensorStream",
     "decode_tensors",
@@ -29,6 +31,7 @@ __all__ = [
     "iter_file_tensors",
     "iter_tensor_bytes",
     "numpy_dtype",
+    "read_exact",
     "read_file_layout",
     "write_tensor_file",
 ]
@@ -106,6 +109,8 @@ class TensorStream(Protocol):
 _ST_DTYPES: dict[np.dtype[Any], str] = {np.dtype(v): k for k, v in _NUMPY_DTYPES.items()}
 #: Largest piece of a tensor copied at once while encoding: bounds the encoder's own memory.
 _PIECE = 16 * 1024 * 1024
+#: Piece read from a file and written on by :class:`FileTensors`.
+_COPY_PIECE = 4 * 1024 * 1024
 
 
 def _prepare(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -317,3 +322,54 @@ def iter_file_tensors(path: Path) -> Iterator[tuple[str, np.ndarray]]:
                 )
     except SafetensorError as exc:
         raise _invalid(f"{path.name} is not valid safetensors: {exc}") from exc
+
+
+def read_exact(fd: int, into: memoryview, offset: int, path: Path) -> None:
+    """Fill ``into`` with the bytes of ``fd`` at ``offset`` (``preadv``: no seek, no copy
+    beyond the kernel's); PAYLOAD_INVALID when the file ends first."""
+    done = 0
+    while done < len(into):
+        got = os.preadv(fd, [into[done:]], offset + done)
+        if got == 0:
+            raise _invalid(
+                f"{path.name} ended before its tensors did: it changed after it was checked"
+            )
+        done += got
+
+
+class FileTensors:
+    """A safetensors file's tensors as a :class:`TensorStream`: written elsewhere (a stored
+    model becoming round 0's global model) piece by piece, through one reused buffer, so
+    neither a copy nor the file's pages count against the process (as a mapping's would).
+    The tensors come in :func:`iter_file_tensors`' order, byte for byte."""
+
+    def __init__(self, path: Path) -> None:
+        header, data_start = read_file_layout(path)
+        self.path = path
+        self._layout: list[TensorSpec] = []
+        self._extents: list[tuple[int, int]] = []  # (file offset, bytes) of each tensor
+        for name in sorted(n for n in header if n != "__metadata__"):
+            info = header[name]
+            dtype = numpy_dtype(info["dtype"])
+            if dtype is None:
+                raise _invalid(f"tensor {name!r} is {info['dtype']}, which numpy cannot hold")
+            start, stop = info["data_offsets"]
+            self._layout.append((name, dtype, tuple(info["shape"])))
+            self._extents.append((data_start + start, stop - start))
+
+    def layout(self) -> list[TensorSpec]:
+        """The file's tensors: names (sorted), dtypes, shapes."""
+        return list(self._layout)
+
+    def pieces(self) -> Iterator[bytes]:
+        """The tensors' bytes, at most 4 MiB at a time."""
+        buffer = memoryview(bytearray(_COPY_PIECE))
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for offset, size in self._extents:
+                for start in range(0, size, _COPY_PIECE):
+                    n = min(_COPY_PIECE, size - start)
+                    read_exact(fd, buffer[:n], offset + start, self.path)
+                    yield bytes(buffer[:n])
+        finally:
+            os.close(fd)

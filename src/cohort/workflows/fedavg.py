@@ -16,7 +16,7 @@ from cohort.aggregators.tiled import TiledMean
 from cohort.aggregators.weighted import weighted_metrics
 from cohort.errors import CohortError
 from cohort.schemas.records import UpdateRecord
-from cohort.wire.tensors import TensorStream
+from cohort.wire.tensors import FileTensors, TensorStream
 from cohort.workflows.base import RoundOutcome, Workflow, WorkflowContext, WorkflowFailed
 from cohort.workflows.sampling import sample_sites
 
@@ -124,7 +124,8 @@ class FedAvg(Workflow):
         if resumed is None:
             first, model_key = 1, self._initial_model(ctx)
         else:
-            done, model_key, self.global_params = resumed
+            done, model_key, params = resumed
+            self.global_params = params if self.keeps_global_model else {}
             first = done + 1
             ctx.log(f"resuming after round {done} of {cfg.num_rounds}")
         for rnd in range(first, cfg.num_rounds + 1):
@@ -264,7 +265,15 @@ class FedAvg(Workflow):
         return outcome
 
     def _initial_model(self, ctx: WorkflowContext) -> str:
+        # Plain FedAvg copies the initial model into round 0's file piece by piece; rules
+        # that change it (prepare_initial) or keep it (FedOpt) load it.
+        copied = not self.keeps_global_model and (
+            type(self).prepare_initial is FedAvg.prepare_initial
+        )
         if self.config.initial_model:
+            if copied:
+                model = FileTensors(ctx.app_model_path(self.config.initial_model))
+                return self._save(ctx, 0, model, 0, 0)
             params = ctx.load_app_model(self.config.initial_model)
             return self._save(ctx, 0, self.prepare_initial(params), 0, 0)
         # No file: ask sites in turn for their initial model; the first answer wins.
@@ -284,6 +293,8 @@ class FedAvg(Workflow):
             if outcome.aborted:
                 raise WorkflowFailed("job aborted while fetching the initial model")
             if got:
+                if copied:
+                    return self._save(ctx, 0, FileTensors(ctx.artifact_path(got[0].path)), 0, 0)
                 params = self.prepare_initial(dict(ctx.read_update(got[0])))
                 return self._save(ctx, 0, params, 0, 0)
             failures.update(outcome.failures)

@@ -361,6 +361,24 @@ class FileTensors:
         """The file's tensors: names (sorted), dtypes, shapes."""
         return list(self._layout)
 
+    def chunks(self, elements: int = 1 << 18) -> Iterator[tuple[str, np.ndarray]]:
+        """``(name, flat array)`` of at most ``elements`` of a tensor at a time, in layout
+        order, over one reused buffer: an array is valid until the next is yielded."""
+        buffer = bytearray(elements * 8)  # the widest dtype
+        view = memoryview(buffer)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for (name, dtype, _shape), (offset, size) in zip(
+                self._layout, self._extents, strict=True
+            ):
+                step = elements * dtype.itemsize
+                for start in range(0, size, step):
+                    n = min(step, size - start)
+                    read_exact(fd, view[:n], offset + start, self.path)
+                    yield name, np.frombuffer(buffer, dtype=dtype, count=n // dtype.itemsize)
+        finally:
+            os.close(fd)
+
     def pieces(self) -> Iterator[bytes]:
         """The tensors' bytes, at most 4 MiB at a time."""
         buffer = memoryview(bytearray(_COPY_PIECE))

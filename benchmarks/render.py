@@ -159,6 +159,11 @@ def large_model(data: dict[str, Any]) -> list[str]:
             f"loopback limit (target 0.5). Server peak memory {r['server_peak_mb']:.0f} MB, "
             f"{r['server_peak_over_model']}x the model (target under 3x); all processes "
             f"{r['total_peak_mb']:.0f} MB."
+            + (
+                f" Tail of a round (last update in -> global model recorded): {r['tail_s']} s."
+                if r.get("tail_s") is not None
+                else ""
+            )
         )
     return out
 

@@ -137,8 +137,8 @@ class TiledMean:
                         src, offset = update.tensors[name]
                         nbytes = n * src.itemsize
                         files.read(k, view[:nbytes], offset + start * src.itemsize)
-                        # float64(x) then * w: what multiply(x, w, dtype=float64) computes,
-                        # as two plain loops (faster than the ufunc's buffered cast).
+                        # float64(x) then * w: what multiply(x, w, dtype=float64) computes
+                        # (measured as fast as that ufunc's buffered cast, not faster).
                         np.copyto(prod, np.frombuffer(raw, dtype=src, count=n))
                         np.multiply(prod, update.weight, out=prod)
                         np.add(tile, prod, out=tile)

@@ -21,7 +21,7 @@ import socket
 import time
 from pathlib import Path
 
-from harness import MemorySampler, Tagged, durations, fresh_dir, save_results
+from harness import MemorySampler, Tagged, durations, fresh_dir, median, save_results
 from runners.cohort_runner import PYTHON, write_job
 from runners.spec import RunSpec
 
@@ -65,7 +65,7 @@ def loopback_mb_s(total: int) -> float:
     return total / secs / 1e6
 
 
-def cohort_round(mb: int, sites: int, rounds: int) -> dict[str, float]:
+def cohort_round(mb: int, sites: int, rounds: int) -> dict[str, float | None]:
     """Round-2 seconds, achieved MB/s and peak memories of a Cohort POC job."""
     params = mb * 2**20 // 4
     spec = RunSpec("overhead", sites, rounds, params, "poc", timeout=3600)
@@ -79,11 +79,16 @@ def cohort_round(mb: int, sites: int, rounds: int) -> dict[str, float]:
         MemorySampler(group.tag, match="server") as server,
     ):
         group.run([PYTHON, child, job, str(sites), out], log=work / "poc.log", timeout=3600)
-    times = json.loads(out.read_text())["created"]
+    result = json.loads(out.read_text())
+    times = result["created"]
     round_s = min(durations(times))
+    # From a round's last update arriving to its global model recorded: the aggregation and
+    # the write, which nothing overlaps (rounds 1.., round 0 has no updates).
+    tails = [c - u for c, u in zip(times, result.get("last_update", []), strict=False) if u]
     model_bytes = params * 4
     return {
         "round_s": round(round_s, 2),
+        "tail_s": round(median(tails), 2) if tails else None,
         "mb_per_s": round(2 * sites * model_bytes / round_s / 1e6, 1),
         "server_peak_mb": round(server.peak_mb, 0),
         "server_peak_over_model": round(server.peak_mb * 2**20 / model_bytes, 2),

@@ -159,6 +159,11 @@ def large_model(data: dict[str, Any]) -> list[str]:
             f"loopback limit (target 0.5). Server peak memory {r['server_peak_mb']:.0f} MB, "
             f"{r['server_peak_over_model']}x the model (target under 3x); all processes "
             f"{r['total_peak_mb']:.0f} MB."
+            + (
+                f" Tail of a round (last update in -> global model recorded): {r['tail_s']} s."
+                if r.get("tail_s") is not None
+                else ""
+            )
         )
     return out
 
@@ -206,7 +211,7 @@ def targets() -> list[str]:
                 f"({mem:.1f}x)."
             )
     agg = _load("aggregation")
-    for r in agg["rows"][1:] if agg else []:
+    for r in agg["rows"][1:2] if agg else []:  # the fold FedAvg uses (the rows after: history)
         frac = r["fraction_of_bound"]
         out.append(
             f"- Aggregation at least half the memory-bandwidth bound ({r['what']}): "

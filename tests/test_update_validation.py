@@ -162,3 +162,18 @@ def test_a_rejection_record_says_site_round_and_reason() -> None:
     assert record["kind"] == REJECTED and record["code"] == "MODEL_VALIDATION_FAILED"
     assert (record["site"], record["round"], record["task_id"]) == ("site-2", 3, "t9")
     assert record["error"] == "round 3: update rejected: bad"
+
+
+def test_tensors_larger_than_a_chunk_are_checked_whole(tmp_path: Path) -> None:
+    # The check reads 256 Ki elements at a time: a NaN in a later chunk is found, and the
+    # norm sums every chunk of every tensor (the change is 0.5 on each of n + 3 elements).
+    n = 3 * 2**18 + 11
+    model = {"big": np.zeros(n, np.float32), "small": np.ones(3, np.float64)}
+    reference = _write(tmp_path / "global.safetensors", model)
+    moved = {"big": np.full(n, 0.5, np.float32), "small": np.full(3, 1.5)}
+    verdict = _check(tmp_path, reference, moved, max_norm=1e9)
+    assert verdict.ok and verdict.norm == pytest.approx(0.5 * np.sqrt(n + 3), rel=1e-9)
+    moved["big"][n - 2] = np.nan
+    verdict = _check(tmp_path, reference, moved, max_norm=1e9)
+    assert not verdict.ok and verdict.checks["finite_values"] is False
+    assert "big" in verdict.reason and "small" not in verdict.reason

@@ -26,6 +26,7 @@ from cohort.wire import (
     read_payload_file,
 )
 from cohort.wire.payload import HEADER_KEY, load_payload_file
+from cohort.wire.tensors import FileTensors
 
 
 def raw_payload(header: Any, body: bytes = b"", *, length: int | None = None) -> bytes:
@@ -395,3 +396,30 @@ def test_corrupted_valid_payloads_only_raise_cohort_errors(noise: bytes, at: int
     data[at : at + len(noise)] = noise
     with contextlib.suppress(CohortError):
         decode_payload(bytes(data))
+
+
+def test_file_tensors_stream_writes_what_loading_the_file_writes(tmp_path: Path) -> None:
+    # Round 0's global model is copied from the initial model piece by piece: the file must
+    # be byte for byte the one encoding the loaded arrays gives.
+    params = {
+        "z": np.arange(3 * 2**20 + 7, dtype=np.float32),  # over one 4 MiB piece
+        "a": np.array([-0.0, np.nan, 1.5], dtype=np.float64),
+        "i": np.arange(-4, 4, dtype=np.int64).reshape(2, 4),
+        "s": np.array(2.0, dtype=np.float16),
+        "e": np.zeros((0, 3), dtype=np.uint8),
+    }
+    source = tmp_path / "initial.safetensors"
+    source.write_bytes(encode_tensors(params))
+    header = PayloadHeader(kind="model", current_round=0)
+    loaded = encode_payload(dict(iter_file_tensors(source)), header)
+    assert encode_payload(FileTensors(source), header) == loaded
+
+
+def test_file_tensors_refuse_a_file_cut_short(tmp_path: Path) -> None:
+    source = tmp_path / "initial.safetensors"
+    source.write_bytes(encode_tensors({"w": np.ones(1000, dtype=np.float32)}))
+    stream = FileTensors(source)
+    source.write_bytes(source.read_bytes()[:-8])
+    with pytest.raises(CohortError) as info:
+        list(stream.pieces())
+    assert info.value.code == ErrorCode.PAYLOAD_INVALID

@@ -3,7 +3,8 @@
     python cohort_poc_child.py JOB_DIR N_SITES OUT_JSON
 
 Runs as its own process so that everything it starts carries the benchmark's tag; writes the
-creation time of every global model and the final model's path to OUT_JSON.
+creation time of every global model, the arrival time of each round's last update (read from
+the server's store once it stopped) and the final model's path to OUT_JSON.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from cohort.admin.api import AdminAPI
 from cohort.provision.kit import load_kit
 from cohort.provision.poc import prepare_poc
 from cohort.provision.processes import start_poc, stop_poc
+from cohort.store import open_store
 
 
 def main() -> None:
@@ -37,7 +39,19 @@ def main() -> None:
         stop_poc(layout)
     last = f"jobs/{job_id}/models/round-{rounds[-1].round}.safetensors"
     final = next(p for p in layout.workspace.rglob("round-*.safetensors") if str(p).endswith(last))
-    data = {"created": [r.created for r in rounds], "final": str(final)}
+    store = open_store(None, layout.workspace / "workspaces" / "server")  # start_poc's layout
+    try:
+        last_update = {
+            r.round: max((u.received for u in store.list_updates(job_id, r.round)), default=None)
+            for r in rounds
+        }
+    finally:
+        store.close()
+    data = {
+        "created": [r.created for r in rounds],
+        "last_update": [last_update[r.round] for r in rounds],
+        "final": str(final),
+    }
     out.write_text(json.dumps(data))
 
 

@@ -2,6 +2,7 @@
 
 from cohort.aggregators.robust import RobustAggregator
 from cohort.aggregators.server_opt import ServerOptimizer
+from cohort.aggregators.tiled import TiledMean
 from cohort.aggregators.weighted import WeightedMean
 
-__all__ = ["RobustAggregator", "ServerOptimizer", "WeightedMean"]
+__all__ = ["RobustAggregator", "ServerOptimizer", "TiledMean", "WeightedMean"]

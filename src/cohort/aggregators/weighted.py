@@ -8,12 +8,28 @@ import numpy as np
 
 from cohort.errors import ErrorCode, InvalidRequest
 
-__all__ = ["WeightedMean"]
+__all__ = ["WeightedMean", "check_weight", "mismatch", "no_weight"]
 
 #: Elements folded per step: the float64 scratch (512 KiB) stays in the CPU's cache, so an
 #: update is read once and the sum read and written once (2.1x faster than a whole-tensor
 #: cast-then-multiply on 25M parameters, bit for bit the same result).
 _CHUNK = 1 << 16
+
+
+def check_weight(weight: float) -> None:
+    """Refuse an update weight that is negative, NaN or infinite (INVALID_REQUEST)."""
+    if weight < 0 or not np.isfinite(weight):
+        raise InvalidRequest(f"update weight {weight} must be finite and >= 0")
+
+
+def mismatch(message: str) -> InvalidRequest:
+    """An update that does not fit the round's earlier ones (MODEL_VALIDATION_FAILED)."""
+    return InvalidRequest(message, code=ErrorCode.MODEL_VALIDATION_FAILED)
+
+
+def no_weight() -> InvalidRequest:
+    """A mean asked of no updates, or of updates whose weights sum to zero."""
+    return InvalidRequest("no weighted updates to aggregate")
 
 
 class WeightedMean:
@@ -32,23 +48,22 @@ class WeightedMean:
 
     def add(self, tensors: Iterable[tuple[str, np.ndarray]], weight: float) -> None:
         """Fold one update in; ``tensors`` may be a lazy iterator (one tensor in memory)."""
-        if weight < 0 or not np.isfinite(weight):
-            raise InvalidRequest(f"update weight {weight} must be finite and >= 0")
+        check_weight(weight)
         seen = set()
         for name, array in tensors:
             seen.add(name)
             if self.count and name not in self._sums:
-                raise self._mismatch(f"tensor {name!r} is not in earlier updates")
+                raise mismatch(f"tensor {name!r} is not in earlier updates")
             if name not in self._sums:
                 self._sums[name] = np.zeros(array.shape, dtype=np.float64)
                 self._dtypes[name] = array.dtype
             elif self._sums[name].shape != array.shape:
-                raise self._mismatch(
+                raise mismatch(
                     f"tensor {name!r} has shape {array.shape}, expected {self._sums[name].shape}"
                 )
             self._fold(self._sums[name], array, weight)
         if self.count and seen != set(self._sums):
-            raise self._mismatch(f"update lacks tensors {sorted(set(self._sums) - seen)}")
+            raise mismatch(f"update lacks tensors {sorted(set(self._sums) - seen)}")
         self.total_weight += weight
         self.count += 1
 
@@ -63,14 +78,10 @@ class WeightedMean:
             np.multiply(flat[start:stop], weight, out=scratch, dtype=np.float64)
             np.add(flat_total[start:stop], scratch, out=flat_total[start:stop])
 
-    @staticmethod
-    def _mismatch(message: str) -> InvalidRequest:
-        return InvalidRequest(message, code=ErrorCode.MODEL_VALIDATION_FAILED)
-
     def result(self) -> dict[str, np.ndarray]:
         """Return the weighted mean, each tensor in the dtype it arrived in."""
         if self.count == 0 or self.total_weight <= 0:
-            raise InvalidRequest("no weighted updates to aggregate")
+            raise no_weight()
         return {name: self._mean(total, self._dtypes[name]) for name, total in self._sums.items()}
 
     def _mean(self, total: np.ndarray, dtype: np.dtype[np.generic]) -> np.ndarray:

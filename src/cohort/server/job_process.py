@@ -34,7 +34,7 @@ from cohort.states import JOB_TERMINAL
 from cohort.store import FileArtifactStore
 from cohort.store.artifacts import TEMP_SUFFIX
 from cohort.wire.payload import PayloadHeader, iter_payload
-from cohort.wire.tensors import iter_file_tensors
+from cohort.wire.tensors import TensorStream, iter_file_tensors
 from cohort.workflows import WORKFLOWS
 from cohort.workflows.base import RoundOutcome, WorkflowContext, WorkflowFailed, check_file_name
 from cohort.workflows.inorder import InOrder
@@ -183,14 +183,17 @@ class HttpWorkflowContext(WorkflowContext):
         self.call("POST", "/rejections", json={"task_id": update.task_id, "reason": reason})
         self.log(f"round {update.round}: update of {update.site} rejected: {reason}")
 
-    def load_app_model(self, relative_path: str) -> dict[str, np.ndarray]:
-        """Load a model file from the server app folder (never outside it)."""
+    def app_model_path(self, relative_path: str) -> Path:
+        """A model file of the server app folder (never outside it)."""
         app = self.meta.server_app() or ""
-        key = f"jobs/{self.job_id}/job/{app}/{relative_path}"
-        return dict(iter_file_tensors(self.artifacts.path(key)))
+        return self.artifacts.path(f"jobs/{self.job_id}/job/{app}/{relative_path}")
 
     def save_global_model(
-        self, round: int, params: dict[str, np.ndarray], num_updates: int, num_samples: int
+        self,
+        round: int,
+        params: dict[str, np.ndarray] | TensorStream,
+        num_updates: int,
+        num_samples: int,
     ) -> str:
         """Write the model atomically, then record the round."""
         key = f"jobs/{self.job_id}/models/round-{round}.safetensors"
@@ -200,9 +203,13 @@ class HttpWorkflowContext(WorkflowContext):
         # Written beside its key piece by piece (no encoded copy of the model next to the
         # arrays) and renamed (adopt): a crash leaves the last round intact.
         tmp = target.with_name(f".{target.name}.{os.getpid()}{TEMP_SUFFIX}")
-        with tmp.open("wb") as out:
-            for piece in iter_payload(params, header)[1]:
-                out.write(piece)
+        try:
+            with tmp.open("wb") as out:
+                for piece in iter_payload(params, header)[1]:
+                    out.write(piece)
+        except BaseException:  # a tiled mean that failed half-way leaves nothing behind
+            tmp.unlink(missing_ok=True)
+            raise
         fault_point("global_model_write")
         self.artifacts.adopt(key, tmp)
         self.call(

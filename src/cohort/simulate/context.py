@@ -10,9 +10,10 @@ a real federation's global model.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,8 +24,8 @@ from cohort.schemas.policy import UpdateValidation
 from cohort.schemas.records import RoundRecord, UpdateRecord
 from cohort.simulate.board import Board, SimTask
 from cohort.states import TaskStatus
-from cohort.wire.payload import PayloadHeader, write_hashed_payload
-from cohort.wire.tensors import iter_file_tensors
+from cohort.wire.payload import PayloadHeader, iter_payload
+from cohort.wire.tensors import TensorStream, iter_file_tensors
 from cohort.workflows.base import RoundOutcome, WorkflowContext, check_file_name
 from cohort.workflows.validation import UpdateCheck, rejection_record
 
@@ -153,8 +154,8 @@ class SimWorkflowContext(WorkflowContext):
             self.board.site_errors.append(record)
         self.log(f"round {update.round}: update of {update.site} rejected: {reason}")
 
-    def load_app_model(self, relative_path: str) -> dict[str, np.ndarray]:
-        """Load a model file from the server app folder (never outside it)."""
+    def app_model_path(self, relative_path: str) -> Path:
+        """A model file of the server app folder (never outside it)."""
         path = (self.server_app_dir / relative_path).resolve()
         if not path.is_relative_to(self.server_app_dir):
             raise InvalidRequest(
@@ -163,20 +164,24 @@ class SimWorkflowContext(WorkflowContext):
             )
         if not path.is_file():
             raise NotFound(f"initial model {relative_path!r} is not in the server app folder")
-        return dict(iter_file_tensors(path))
+        return path
 
     def save_global_model(
-        self, round: int, params: dict[str, np.ndarray], num_updates: int, num_samples: int
+        self,
+        round: int,
+        params: dict[str, np.ndarray] | TensorStream,
+        num_updates: int,
+        num_samples: int,
     ) -> str:
-        """Write the model atomically, then record the round."""
+        """Write the model atomically, piece by piece, then record the round."""
         key = f"models/round-{round}.safetensors"
         header = PayloadHeader(kind="model", current_round=round, total_rounds=self.total_rounds)
-        sha = _write_payload_atomic(self.root / key, params, header)
+        sha256 = _write_atomic_pieces(self.root / key, iter_payload(params, header)[1])
         self.rounds[round] = RoundRecord(
             job_id=self.job_id,
             round=round,
             model_path=key,
-            model_sha256=sha,
+            model_sha256=sha256,
             num_updates=num_updates,
             num_samples=num_samples,
             created=time.time(),
@@ -187,7 +192,7 @@ class SimWorkflowContext(WorkflowContext):
         """Write a work model under ``models/work/`` (no round is recorded)."""
         key = f"models/work/{check_file_name(name)}.safetensors"
         header = PayloadHeader(kind="model", total_rounds=self.total_rounds)
-        _write_payload_atomic(self.root / key, params, header)
+        _write_atomic_pieces(self.root / key, iter_payload(params, header)[1])
         return key
 
     def save_result_file(self, name: str, data: bytes) -> None:
@@ -220,21 +225,25 @@ class SimWorkflowContext(WorkflowContext):
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    _write_atomic_pieces(target, [data])
 
 
-def _write_payload_atomic(
-    target: Path, params: dict[str, np.ndarray], header: PayloadHeader
-) -> str:
-    """Encode a model straight into its file, then move it into place; return its SHA-256."""
+def _write_atomic_pieces(target: Path, pieces: Iterable[bytes]) -> str:
+    """Write ``pieces`` beside ``target`` and rename; return their sha256. Nothing is left
+    behind when producing a piece fails (a tiled mean's update file cut short)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.part")
-    sha = write_hashed_payload(tmp, params, header)
+    digest = hashlib.sha256()
+    try:
+        with tmp.open("wb") as out:
+            for piece in pieces:
+                digest.update(piece)
+                out.write(piece)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, target)
-    return sha
+    return digest.hexdigest()
 
 
 class _RoundWaiter:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cohort.errors import ErrorCode, InvalidRequest
 from cohort.schemas.fleet import TaskHeader
 from cohort.wire.tensors import (
+    TensorStream,
     decode_tensors,
     encode_tensors,
     iter_file_tensors,
@@ -63,12 +64,14 @@ class PayloadHeader(BaseModel):
         return value
 
 
-def encode_payload(params: Mapping[str, Any], header: PayloadHeader) -> bytes:
+def encode_payload(params: Mapping[str, Any] | TensorStream, header: PayloadHeader) -> bytes:
     """Encode tensors and their header as one safetensors payload."""
     return encode_tensors(params, {HEADER_KEY: header.model_dump_json()})
 
 
-def iter_payload(params: Mapping[str, Any], header: PayloadHeader) -> tuple[int, Iterator[bytes]]:
+def iter_payload(
+    params: Mapping[str, Any] | TensorStream, header: PayloadHeader
+) -> tuple[int, Iterator[bytes]]:
     """As :func:`encode_payload`, lazily: ``(size, pieces)``, never a whole second copy."""
     return iter_tensor_bytes(params, {HEADER_KEY: header.model_dump_json()})
 

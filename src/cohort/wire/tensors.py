@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import mmap
+import os
 import struct
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import numpy as np
 from safetensors import SafetensorError, safe_open
@@ -22,10 +23,16 @@ from cohort.errors import ErrorCode, InvalidRequest
 
 __all__ = [
     "MAX_HEADER_BYTES",
+    "FileTensors",
+    "TensorSpec",
+    "TensorStream",
     "decode_tensors",
     "encode_tensors",
     "iter_file_tensors",
     "iter_tensor_bytes",
+    "numpy_dtype",
+    "read_exact",
+    "read_file_layout",
     "write_tensor_file",
 ]
 
@@ -66,14 +73,44 @@ _NUMPY_DTYPES = {
 }
 
 
+#: Bytes per element of each safetensors dtype (BF16 included).
+_ITEMSIZE = {name: np.dtype(spelling).itemsize for name, spelling in _NUMPY_DTYPES.items()}
+_ITEMSIZE["BF16"] = 2
+
+
 def _invalid(message: str) -> InvalidRequest:
     return InvalidRequest(message, code=ErrorCode.PAYLOAD_INVALID)
+
+
+def numpy_dtype(name: str) -> np.dtype[Any] | None:
+    """numpy's dtype for a safetensors dtype name (None for BF16, which numpy lacks)."""
+    spelling = _NUMPY_DTYPES.get(name)
+    return None if spelling is None else np.dtype(spelling)
+
+
+#: One tensor's place in a safetensors layout: name, dtype, shape.
+TensorSpec = tuple[str, np.dtype[Any], tuple[int, ...]]
+
+
+@runtime_checkable
+class TensorStream(Protocol):
+    """Tensors whose bytes are produced while they are written (a mean folded tile by tile),
+    so that no whole tensor is ever in memory: their layout first, then their data."""
+
+    def layout(self) -> list[TensorSpec]:
+        """The tensors, in the order :meth:`pieces` produces them."""
+
+    def pieces(self) -> Iterator[bytes]:
+        """The tensors' little-endian bytes, back to back, exactly as :meth:`layout` sizes
+        them."""
 
 
 #: numpy dtype -> safetensors dtype name, for what encode_tensors writes (the same table).
 _ST_DTYPES: dict[np.dtype[Any], str] = {np.dtype(v): k for k, v in _NUMPY_DTYPES.items()}
 #: Largest piece of a tensor copied at once while encoding: bounds the encoder's own memory.
 _PIECE = 16 * 1024 * 1024
+#: Piece read from a file and written on by :class:`FileTensors`.
+_COPY_PIECE = 4 * 1024 * 1024
 
 
 def _prepare(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -93,40 +130,52 @@ def _prepare(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 
 def iter_tensor_bytes(
-    params: Mapping[str, Any], metadata: Mapping[str, str] | None = None
+    params: Mapping[str, Any] | TensorStream, metadata: Mapping[str, str] | None = None
 ) -> tuple[int, Iterator[bytes]]:
     """Encode ``params`` as safetensors, lazily: ``(total size, pieces of the encoding)``.
 
     The pieces are copies of at most 16 MiB of one tensor, so writing a model to a file or a
-    socket never holds a second whole copy of it (what ``safetensors.numpy.save`` does).
+    socket never holds a second whole copy of it (what ``safetensors.numpy.save`` does). A
+    :class:`TensorStream` is encoded from its layout and pieces as they come.
     """
-    arrays = _prepare(params)
+    if isinstance(params, TensorStream):
+        specs, data = params.layout(), params.pieces
+    else:
+        arrays = _prepare(params)
+        specs = [(name, arr.dtype, arr.shape) for name, arr in arrays.items()]
+
+        def data() -> Iterator[bytes]:
+            for arr in arrays.values():
+                flat = arr.reshape(-1).view(np.uint8)
+                for start in range(0, flat.size, _PIECE):
+                    yield flat[start : start + _PIECE].tobytes()
+
     header: dict[str, Any] = {}
     if metadata:
         header["__metadata__"] = dict(metadata)
     offset = 0
-    for name, arr in arrays.items():
+    for name, dtype, shape in specs:
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         header[name] = {
-            "dtype": _ST_DTYPES[arr.dtype],
-            "shape": list(arr.shape),
-            "data_offsets": [offset, offset + arr.nbytes],
+            "dtype": _ST_DTYPES[dtype],
+            "shape": list(shape),
+            "data_offsets": [offset, offset + nbytes],
         }
-        offset += arr.nbytes
+        offset += nbytes
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)  # safetensors aligns the data on 8 bytes
     prefix = struct.pack("<Q", len(raw)) + raw
 
     def pieces() -> Iterator[bytes]:
         yield prefix
-        for arr in arrays.values():
-            flat = arr.reshape(-1).view(np.uint8)
-            for start in range(0, flat.size, _PIECE):
-                yield flat[start : start + _PIECE].tobytes()
+        yield from data()
 
     return len(prefix) + offset, pieces()
 
 
-def encode_tensors(params: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> bytes:
+def encode_tensors(
+    params: Mapping[str, Any] | TensorStream, metadata: Mapping[str, str] | None = None
+) -> bytes:
     """Encode ``params`` (name -> array-like) with string ``metadata`` as safetensors bytes."""
     _, pieces = iter_tensor_bytes(params, metadata)
     return b"".join(pieces)
@@ -194,6 +243,10 @@ def _check_entry(name: str, info: Any, body: int) -> None:
         or not 0 <= offsets[0] <= offsets[1] <= body
     ):
         raise _invalid(f"tensor {name!r} has data offsets outside the payload")
+    # The bytes must be exactly the shape's: a reader that trusts the header (the tiled
+    # mean reads a tensor's tiles by offset) would otherwise read a neighbour's bytes.
+    if offsets[1] - offsets[0] != int(np.prod(shape, dtype=np.int64)) * _ITEMSIZE[info["dtype"]]:
+        raise _invalid(f"tensor {name!r} has {offsets[1] - offsets[0]} bytes for shape {shape}")
 
 
 def decode_tensors(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -207,8 +260,9 @@ def decode_tensors(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return arrays, dict(metadata)
 
 
-def read_file_header(path: Path) -> dict[str, Any]:
-    """Check and return the header of a safetensors file without reading its tensors."""
+def read_file_layout(path: Path) -> tuple[dict[str, Any], int]:
+    """Check a safetensors file's header without reading its tensors; return the header and
+    where the tensor data starts (data offsets count from there)."""
     size = path.stat().st_size
     with path.open("rb") as fh:
         prefix = fh.read(8)
@@ -217,7 +271,12 @@ def read_file_header(path: Path) -> dict[str, Any]:
         (n,) = struct.unpack("<Q", prefix)
         if n > MAX_HEADER_BYTES:
             raise _invalid(f"{path.name} header length {n} is over the limit")
-        return check_header(prefix + fh.read(n), size)
+        return check_header(prefix + fh.read(n), size), 8 + n
+
+
+def read_file_header(path: Path) -> dict[str, Any]:
+    """Check and return the header of a safetensors file without reading its tensors."""
+    return read_file_layout(path)[0]
 
 
 def _map_tensor(raw: BinaryIO, offset: int, size: int, dtype: str) -> np.ndarray:
@@ -263,3 +322,72 @@ def iter_file_tensors(path: Path) -> Iterator[tuple[str, np.ndarray]]:
                 )
     except SafetensorError as exc:
         raise _invalid(f"{path.name} is not valid safetensors: {exc}") from exc
+
+
+def read_exact(fd: int, into: memoryview, offset: int, path: Path) -> None:
+    """Fill ``into`` with the bytes of ``fd`` at ``offset`` (``preadv``: no seek, no copy
+    beyond the kernel's); PAYLOAD_INVALID when the file ends first."""
+    done = 0
+    while done < len(into):
+        got = os.preadv(fd, [into[done:]], offset + done)
+        if got == 0:
+            raise _invalid(
+                f"{path.name} ended before its tensors did: it changed after it was checked"
+            )
+        done += got
+
+
+class FileTensors:
+    """A safetensors file's tensors as a :class:`TensorStream`: written elsewhere (a stored
+    model becoming round 0's global model) piece by piece, through one reused buffer, so
+    neither a copy nor the file's pages count against the process (as a mapping's would).
+    The tensors come in :func:`iter_file_tensors`' order, byte for byte."""
+
+    def __init__(self, path: Path) -> None:
+        header, data_start = read_file_layout(path)
+        self.path = path
+        self._layout: list[TensorSpec] = []
+        self._extents: list[tuple[int, int]] = []  # (file offset, bytes) of each tensor
+        for name in sorted(n for n in header if n != "__metadata__"):
+            info = header[name]
+            dtype = numpy_dtype(info["dtype"])
+            if dtype is None:
+                raise _invalid(f"tensor {name!r} is {info['dtype']}, which numpy cannot hold")
+            start, stop = info["data_offsets"]
+            self._layout.append((name, dtype, tuple(info["shape"])))
+            self._extents.append((data_start + start, stop - start))
+
+    def layout(self) -> list[TensorSpec]:
+        """The file's tensors: names (sorted), dtypes, shapes."""
+        return list(self._layout)
+
+    def chunks(self, elements: int = 1 << 18) -> Iterator[tuple[str, np.ndarray]]:
+        """``(name, flat array)`` of at most ``elements`` of a tensor at a time, in layout
+        order, over one reused buffer: an array is valid until the next is yielded."""
+        buffer = bytearray(elements * 8)  # the widest dtype
+        view = memoryview(buffer)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for (name, dtype, _shape), (offset, size) in zip(
+                self._layout, self._extents, strict=True
+            ):
+                step = elements * dtype.itemsize
+                for start in range(0, size, step):
+                    n = min(step, size - start)
+                    read_exact(fd, view[:n], offset + start, self.path)
+                    yield name, np.frombuffer(buffer, dtype=dtype, count=n // dtype.itemsize)
+        finally:
+            os.close(fd)
+
+    def pieces(self) -> Iterator[bytes]:
+        """The tensors' bytes, at most 4 MiB at a time."""
+        buffer = memoryview(bytearray(_COPY_PIECE))
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for offset, size in self._extents:
+                for start in range(0, size, _COPY_PIECE):
+                    n = min(_COPY_PIECE, size - start)
+                    read_exact(fd, buffer[:n], offset + start, self.path)
+                    yield bytes(buffer[:n])
+        finally:
+            os.close(fd)

@@ -14,6 +14,7 @@ import numpy as np
 from cohort.errors import ErrorCode, InvalidRequest
 from cohort.schemas.policy import UpdateValidation
 from cohort.schemas.records import UpdateRecord
+from cohort.wire.tensors import TensorStream, iter_file_tensors
 from cohort.workflows.validation import UpdateCheck, check_update
 
 __all__ = ["RoundOutcome", "Workflow", "WorkflowContext", "WorkflowFailed", "check_file_name"]
@@ -108,14 +109,25 @@ class WorkflowContext(abc.ABC):
         """Yield an update's tensors one at a time."""
 
     @abc.abstractmethod
+    def app_model_path(self, relative_path: str) -> Path:
+        """The file of a safetensors model shipped in the job's server app folder (never
+        outside it)."""
+
     def load_app_model(self, relative_path: str) -> dict[str, np.ndarray]:
         """Load a safetensors model shipped in the job's server app folder."""
+        return dict(iter_file_tensors(self.app_model_path(relative_path)))
 
     @abc.abstractmethod
     def save_global_model(
-        self, round: int, params: dict[str, np.ndarray], num_updates: int, num_samples: int
+        self,
+        round: int,
+        params: dict[str, np.ndarray] | TensorStream,
+        num_updates: int,
+        num_samples: int,
     ) -> str:
-        """Store the round's global model and record it in the model trail; return its key."""
+        """Store the round's global model and record it in the model trail; return its key.
+        A :class:`TensorStream` (the tiled mean) is written as its pieces come, and nothing
+        is stored when producing them fails."""
 
     @abc.abstractmethod
     def save_model(self, name: str, params: dict[str, np.ndarray]) -> str:

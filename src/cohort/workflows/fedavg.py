@@ -1,7 +1,7 @@
 """FedAvg: each round, sites train from the global model and their updates are combined (a
-sample-weighted mean as they arrive, or a robust rule), optionally on a seeded sample of the
-sites. The FedAvg family (FedAvgM, FedOpt, FedProx, SCAFFOLD, cross-site evaluation) builds
-on this class through its hooks."""
+sample-weighted mean of the stored updates once they are in, or a robust rule), optionally on
+a seeded sample of the sites. The FedAvg family (FedAvgM, FedOpt, FedProx, SCAFFOLD,
+cross-site evaluation) builds on this class through its hooks."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cohort.aggregators.robust import RobustAggregator
-from cohort.aggregators.weighted import WeightedMean, weighted_metrics
+from cohort.aggregators.tiled import TiledMean
+from cohort.aggregators.weighted import weighted_metrics
 from cohort.errors import CohortError
 from cohort.schemas.records import UpdateRecord
+from cohort.wire.tensors import FileTensors, TensorStream
 from cohort.workflows.base import RoundOutcome, Workflow, WorkflowContext, WorkflowFailed
 from cohort.workflows.sampling import sample_sites
 
@@ -24,7 +26,8 @@ AggregatorName = Literal["weighted_mean", "median", "trimmed_mean", "krum", "mul
 
 
 class Aggregator(Protocol):
-    """What a round folds updates into (:class:`WeightedMean`, :class:`RobustAggregator`)."""
+    """What a round folds updates into as they are handed over (:class:`WeightedMean`,
+    :class:`RobustAggregator`, SCAFFOLD's); the weighted mean is a :class:`TiledMean`."""
 
     def add(self, tensors: Iterable[tuple[str, np.ndarray]], weight: float) -> None:
         """Fold one update in."""
@@ -57,9 +60,9 @@ class FedAvgArgs(BaseModel):
     )
     aggregator: AggregatorName = Field(
         default="weighted_mean",
-        description="How a round's updates combine: a sample-weighted mean (memory: one "
-        "model), or a robust rule (median, trimmed_mean, krum, multi_krum; memory: every "
-        "update of the round).",
+        description="How a round's updates combine: a sample-weighted mean (memory: a "
+        "constant, read from the stored updates at the round's end), or a robust rule "
+        "(median, trimmed_mean, krum, multi_krum; memory: every update of the round).",
     )
     trim_ratio: float = Field(
         default=0.1, ge=0, lt=0.5, description="trimmed_mean: share cut at each end."
@@ -121,7 +124,8 @@ class FedAvg(Workflow):
         if resumed is None:
             first, model_key = 1, self._initial_model(ctx)
         else:
-            done, model_key, self.global_params = resumed
+            done, model_key, params = resumed
+            self.global_params = params if self.keeps_global_model else {}
             first = done + 1
             ctx.log(f"resuming after round {done} of {cfg.num_rounds}")
         for rnd in range(first, cfg.num_rounds + 1):
@@ -136,8 +140,12 @@ class FedAvg(Workflow):
             )
             agg = self.new_aggregator(ctx)
 
-            def fold(update: UpdateRecord, agg: Aggregator = agg) -> None:
-                agg.add(ctx.read_update(update), float(update.num_samples))
+            def fold(update: UpdateRecord, agg: Aggregator | TiledMean = agg) -> None:
+                weight = float(update.num_samples)
+                if isinstance(agg, TiledMean):  # read when the round ends, from the file
+                    agg.add_file(ctx.artifact_path(update.path), weight, key=update.site)
+                else:
+                    agg.add(ctx.read_update(update), weight)
 
             outcome = ctx.run_tasks(
                 round=rnd,
@@ -153,14 +161,9 @@ class FedAvg(Workflow):
             self._check(outcome, rnd, min(min_clients, len(sites)), "train")
             # Metrics in train results describe the model each site received: round rnd-1's.
             ctx.set_round_metrics(rnd - 1, round_metrics(outcome.updates))
-            try:
-                params = self.next_global(agg.result())
-            except CohortError as exc:  # e.g. too few updates for Krum: fail the job, clearly
-                raise WorkflowFailed(f"round {rnd}: aggregation failed: {exc}") from exc
             self.last_updates = list(outcome.updates)
             total = sum(u.num_samples for u in outcome.updates)
-            model_key = self._save(ctx, rnd, params, len(outcome.updates), total)
-            del params  # not held through the next round's aggregation (memory: O(model))
+            model_key = self._next_model(ctx, rnd, agg, len(outcome.updates), total)
             ctx.log(
                 f"round {rnd}: aggregated {len(outcome.updates)} updates ({total} samples) "
                 f"from {len(sites)} sampled site(s){self._describe_aggregation(agg)}"
@@ -173,11 +176,11 @@ class FedAvg(Workflow):
 
     # Hooks for the FedAvg family.
 
-    def new_aggregator(self, ctx: WorkflowContext) -> Aggregator:
+    def new_aggregator(self, ctx: WorkflowContext) -> Aggregator | TiledMean:
         """The round's aggregator, from ``aggregator`` in the args."""
         cfg = self.config
         if cfg.aggregator == "weighted_mean":
-            return WeightedMean()
+            return TiledMean()
         return RobustAggregator(
             cfg.aggregator,
             trim_ratio=cfg.trim_ratio,
@@ -202,16 +205,40 @@ class FedAvg(Workflow):
 
     # Shared steps.
 
+    def _next_model(
+        self,
+        ctx: WorkflowContext,
+        rnd: int,
+        agg: Aggregator | TiledMean,
+        num_updates: int,
+        num_samples: int,
+    ) -> str:
+        """Combine the round's updates into the next global model and store it; its key."""
+        try:
+            if isinstance(agg, TiledMean) and self._streams_mean():
+                return self._save(ctx, rnd, agg, num_updates, num_samples)
+            params = self.next_global(agg.result())
+        except CohortError as exc:  # e.g. too few updates for Krum: fail the job, clearly
+            raise WorkflowFailed(f"round {rnd}: aggregation failed: {exc}") from exc
+        return self._save(ctx, rnd, params, num_updates, num_samples)  # params not kept
+
+    def _streams_mean(self) -> bool:
+        """Whether the next global model is the mean itself, so that it goes tile by tile
+        from the stored updates into the model's file and the job process never holds the
+        model. Rules that need it in memory (next_global overridden: FedOpt, SCAFFOLD) get
+        arrays instead."""
+        return not self.keeps_global_model and type(self).next_global is FedAvg.next_global
+
     def _save(
         self,
         ctx: WorkflowContext,
         rnd: int,
-        params: dict[str, np.ndarray],
+        params: dict[str, np.ndarray] | TensorStream,
         num_updates: int,
         num_samples: int,
     ) -> str:
         key = ctx.save_global_model(rnd, params, num_updates, num_samples)
-        if self.keeps_global_model:
+        if self.keeps_global_model and isinstance(params, dict):
             self.global_params = params
         return key
 
@@ -238,7 +265,15 @@ class FedAvg(Workflow):
         return outcome
 
     def _initial_model(self, ctx: WorkflowContext) -> str:
+        # Plain FedAvg copies the initial model into round 0's file piece by piece; rules
+        # that change it (prepare_initial) or keep it (FedOpt) load it.
+        copied = not self.keeps_global_model and (
+            type(self).prepare_initial is FedAvg.prepare_initial
+        )
         if self.config.initial_model:
+            if copied:
+                model = FileTensors(ctx.app_model_path(self.config.initial_model))
+                return self._save(ctx, 0, model, 0, 0)
             params = ctx.load_app_model(self.config.initial_model)
             return self._save(ctx, 0, self.prepare_initial(params), 0, 0)
         # No file: ask sites in turn for their initial model; the first answer wins.
@@ -258,13 +293,15 @@ class FedAvg(Workflow):
             if outcome.aborted:
                 raise WorkflowFailed("job aborted while fetching the initial model")
             if got:
+                if copied:
+                    return self._save(ctx, 0, FileTensors(ctx.artifact_path(got[0].path)), 0, 0)
                 params = self.prepare_initial(dict(ctx.read_update(got[0])))
                 return self._save(ctx, 0, params, 0, 0)
             failures.update(outcome.failures)
         raise WorkflowFailed(f"no site supplied an initial model: {_describe(failures)}")
 
     @staticmethod
-    def _describe_aggregation(agg: Aggregator) -> str:
+    def _describe_aggregation(agg: Aggregator | TiledMean) -> str:
         if isinstance(agg, RobustAggregator):
             chosen = f", selected updates {agg.selected}" if agg.selected else ""
             return f" by {agg.rule}{chosen}"

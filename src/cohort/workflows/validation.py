@@ -11,8 +11,9 @@ The checks, in order (a failed one stops the later ones, which would be meaningl
   ``max_norm``. The change, not the weights: a poisoned update scaled x1000 moves the model
   far, while a healthy model's weights may legitimately be large.
 
-Tensors are read one at a time (the update's and the global model's), so a check costs
-O(largest tensor) memory whatever the model's size.
+Tensors are read a chunk at a time (256 Ki elements of the update's, and of the global
+model's for the norm, into reused buffers), so a check costs a constant memory whatever the
+model's size.
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors import SafetensorError, safe_open
 
 from cohort.errors import CohortError, ErrorCode
 from cohort.schemas.policy import UpdateValidation
 from cohort.wire.payload import HEADER_KEY
-from cohort.wire.tensors import iter_file_tensors, read_file_header
+from cohort.wire.tensors import FileTensors, read_file_header
 
 __all__ = [
     "REJECTED",
@@ -120,25 +120,25 @@ def _check_values(
 ) -> None:
     bad: list[str] = []
     squares: dict[str, float] = {}
+    norm = rule.max_norm is not None
     try:
-        with safe_open(str(reference), framework="numpy") as ref:
-            # Views of the file's pages (one tensor mapped at a time), not copies: screening
-            # reads the update once and allocates nothing the size of a tensor for the check.
-            for name, tensor in iter_file_tensors(update):
-                if shapes[name][0] in _FLOATS and not np.isfinite(tensor).all():
-                    bad.append(name)
-                    continue
-                if rule.max_norm is not None:
-                    change = tensor.astype(np.float64)
-                    if not diff:
-                        change -= ref.get_tensor(name).astype(np.float64)
-                    squares[name] = float(np.dot(change.ravel(), change.ravel()))
-                del tensor  # let its mapping go before the next one
-    except SafetensorError as exc:  # a header that lies about its data
-        result.checks["format"] = False
-        result.errors.append(f"not a safetensors file: {exc}")
-        return
-    except CohortError as exc:  # the same, found by iter_file_tensors
+        # Chunks read into reused buffers: the check holds nothing the size of a tensor.
+        up = FileTensors(update).chunks()
+        # The reference has the update's layout (shape_match passed): chunks pair up.
+        ref = FileTensors(reference).chunks() if norm and not diff else None
+        for name, chunk in up:
+            ref_chunk = next(ref)[1] if ref is not None else None
+            if name in bad:
+                continue
+            if shapes[name][0] in _FLOATS and not np.isfinite(chunk).all():
+                bad.append(name)
+                continue
+            if norm:
+                change = chunk.astype(np.float64)
+                if ref_chunk is not None:
+                    change -= ref_chunk
+                squares[name] = squares.get(name, 0.0) + float(np.dot(change, change))
+    except CohortError as exc:  # a header that lies about its data, or a BF16 tensor
         result.checks["format"] = False
         result.errors.append(f"not a safetensors file: {exc.message}")
         return

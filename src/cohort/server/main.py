@@ -23,7 +23,8 @@ from cohort.logconfig import add_workspace_log
 from cohort.provision.kit import load_kit
 from cohort.server.app import create_app
 from cohort.server.config import ServerConfig
-from cohort.tls import IdentityH11Protocol, server_ssl_kwargs
+from cohort.server.identity_protocol import IdentityH11Protocol
+from cohort.tls import server_ssl_kwargs
 
 __all__ = ["run_server"]
 

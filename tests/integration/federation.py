@@ -202,16 +202,20 @@ class Federation:
 
 @contextlib.contextmanager
 def running_federation(
-    factory: pytest.TempPathFactory, n_sites: int = 2, **kwargs: Any
+    factory: pytest.TempPathFactory,
+    n_sites: int = 2,
+    sites: list[str] | None = None,
+    **kwargs: Any,
 ) -> Iterator[Federation]:
-    """A started federation with its own $COHORT_HOME, stopped on leaving (for module
-    fixtures: one federation per test would dominate the run time)."""
+    """A started federation (the given ``sites``, all by default) with its own $COHORT_HOME,
+    stopped on leaving (for module fixtures: one federation per test would dominate the run
+    time)."""
     tmp = factory.mktemp("federation")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COHORT_HOME", str(tmp / "home"))
         federation = Federation(tmp, n_sites, **kwargs)
         try:
-            federation.start()
+            federation.start(sites)
             yield federation
         finally:
             federation.stop()

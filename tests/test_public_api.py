@@ -65,6 +65,8 @@ def test_all_is_exactly_the_public_names(name: str) -> None:
     module = importlib.import_module(name)
     exported = module.__all__
     assert len(exported) == len(set(exported)), f"{name}.__all__ has duplicates"
+    for exported_name in exported:  # each exists; loads the names a package loads lazily
+        getattr(module, exported_name)
     assert set(exported) == public_names(module)
 
 

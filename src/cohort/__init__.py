@@ -22,9 +22,10 @@ only for what it uses: the names here load their package on first use (PEP 562),
 
 from __future__ import annotations
 
-import importlib
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cohort import lazy
 
 if TYPE_CHECKING:  # the names as type checkers and editors see them
     from cohort.admin import Session, new_secure_session
@@ -87,14 +88,8 @@ except metadata.PackageNotFoundError:  # a source tree used without installing i
     __version__ = "0+unknown"
 
 
-def __getattr__(name: str) -> Any:
-    """Load a curated name from its package on first use, then keep it here."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'cohort' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+#: Each curated name loads its package on first use, then stays here.
+__getattr__ = lazy.lazy_names(globals(), _HOMES)
 
 
 def __dir__() -> list[str]:

@@ -7,6 +7,7 @@ forged by a client that holds no key signed by the CA.
 How the identity reaches a FastAPI handler::
 
     uvicorn.Config(app, http=IdentityHttpToolsProtocol, **server_ssl_kwargs(kit))
+      (the protocols live in cohort.server.identity_protocol: only servers load uvicorn)
       -> IdentityHttpToolsProtocol.connection_made (TLS handshake done, client cert verified)
          reads the peer cert, stores Identity in this connection's app_state
       -> uvicorn copies app_state into scope["state"] for every request on the connection
@@ -15,18 +16,19 @@ How the identity reaches a FastAPI handler::
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from starlette.requests import HTTPConnection
-from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
+from cohort import lazy
 from cohort.errors import InvalidRequest
 from cohort.provision.ca import ROLES, Role
 from cohort.provision.kit import Kit
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
+    from cohort.server.identity_protocol import IdentityH11Protocol, IdentityHttpToolsProtocol
 
 __all__ = [
     "PEER_IDENTITY_KEY",
@@ -40,6 +42,16 @@ __all__ = [
 ]
 
 PEER_IDENTITY_KEY: Final = "peer_identity"
+
+# The protocol subclasses uvicorn's, so it loads on first use: clients (site agents, scripts,
+# job processes) need only client_ssl_context, and need not import uvicorn and starlette.
+__getattr__ = lazy.lazy_names(
+    globals(),
+    {
+        "IdentityH11Protocol": "cohort.server.identity_protocol",
+        "IdentityHttpToolsProtocol": "cohort.server.identity_protocol",
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -115,40 +127,6 @@ def identity_from_peercert(peercert: dict[str, Any] | None) -> Identity | None:
     if not name or not org or role not in ROLES:
         return None
     return Identity(name=name, org=org, role=role)
-
-
-def _with_identity(app_state: dict[str, Any], transport: asyncio.Transport) -> dict[str, Any]:
-    ssl_object = transport.get_extra_info("ssl_object")
-    identity = None
-    if isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
-        identity = identity_from_peercert(ssl_object.getpeercert())
-    # A new dict, never an update of the old one: app_state starts as the lifespan state
-    # shared by all connections, and one client's identity must not leak to another's.
-    # The key is always set so nothing in the lifespan state can pose as an identity.
-    return {**app_state, PEER_IDENTITY_KEY: identity}
-
-
-class IdentityH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, plus the verified client identity in each request's state.
-
-    Pass it as ``uvicorn.Config(http=IdentityH11Protocol, ...)``. Handlers read the identity
-    with :func:`peer_identity`.
-    """
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Record the peer identity of this connection (asyncio calls this after the handshake)."""
-        super().connection_made(transport)
-        self.app_state = _with_identity(self.app_state, transport)
-
-
-class IdentityHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol (the C parser the server runs: large bodies cost less
-    CPU than with h11), plus the verified client identity, as :class:`IdentityH11Protocol`."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Record the peer identity of this connection (asyncio calls this after the handshake)."""
-        super().connection_made(transport)
-        self.app_state = _with_identity(self.app_state, transport)
 
 
 def peer_identity(request: HTTPConnection) -> Identity | None:

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from click.testing import CliRunner, Result
 
 from cohort.cli.main import cli
-from tests.integration.federation import Federation
+from tests.integration.federation import running_federation
 
 __all__ = ["envelope", "events", "run", "running_federation"]
-
-
-@contextlib.contextmanager
-def running_federation(
-    factory: pytest.TempPathFactory, n_sites: int = 2, **kwargs: Any
-) -> Iterator[Federation]:
-    """A started federation with its own $COHORT_HOME, stopped on leaving (for module
-    fixtures: one federation per test would dominate the run time)."""
-    tmp = factory.mktemp("federation")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COHORT_HOME", str(tmp / "home"))
-        federation = Federation(tmp, n_sites, **kwargs)
-        try:
-            federation.start()
-            yield federation
-        finally:
-            federation.stop()
 
 
 def run(*args: str, input: str | None = None) -> Result:

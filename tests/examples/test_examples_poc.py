@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,18 @@ from safetensors.numpy import load_file
 from cohort.simulate import simulate
 from cohort.states import JobStatus
 from tests.examples.helpers import EXAMPLES
-from tests.integration.federation import run_job_on_federation
+from tests.integration.federation import Federation, run_job, running_federation
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("examples_poc")]
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    """Server and three sites, shared: each example runs as its own job on them."""
+    with running_federation(tmp_path_factory, 3) as federation:
+        yield federation
 
 
 def _two_rounds(example: str, dest: Path) -> Path:
@@ -47,11 +55,11 @@ def _two_rounds(example: str, dest: Path) -> Path:
     ],
 )
 def test_example_on_a_real_federation_matches_the_simulator(
-    example: str, floor: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    example: str, floor: float, fed: Federation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COHORT_HOME", str(tmp_path / "home"))
     job = _two_rounds(example, tmp_path / "jobs")
-    real = run_job_on_federation(tmp_path, job, 3)
+    real = run_job(fed, job, tmp_path / "real")
     summary = json.loads((real / "workspace" / "metrics_summary.json").read_text())
     assert summary["rounds"][-1]["metrics"]["accuracy"] >= floor, summary
 

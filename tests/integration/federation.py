@@ -11,8 +11,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from cohort.admin.api import AdminAPI
 from cohort.provision.kit import load_kit
@@ -197,16 +200,34 @@ class Federation:
         self.stop()
 
 
-def run_job_on_federation(tmp: Path, job: Path, n_sites: int, timeout: float = 300.0) -> Path:
-    """Run ``job`` on a fresh federation of ``n_sites``; require FINISHED_OK; return its
-    downloaded result folder (``tmp/real``). Everything started is stopped."""
-    (tmp / "fed").mkdir()
-    with Federation(tmp / "fed", n_sites) as federation:
-        federation.start()
-        job_id = federation.submit(job)
-        record = federation.wait(job_id, timeout=timeout)
-        assert record.status == JobStatus.FINISHED_OK, record
-        return federation.api.download_result(job_id, tmp / "real")
+@contextlib.contextmanager
+def running_federation(
+    factory: pytest.TempPathFactory,
+    n_sites: int = 2,
+    sites: list[str] | None = None,
+    **kwargs: Any,
+) -> Iterator[Federation]:
+    """A started federation (the given ``sites``, all by default) with its own $COHORT_HOME,
+    stopped on leaving (for module fixtures: one federation per test would dominate the run
+    time)."""
+    tmp = factory.mktemp("federation")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COHORT_HOME", str(tmp / "home"))
+        federation = Federation(tmp, n_sites, **kwargs)
+        try:
+            federation.start(sites)
+            yield federation
+        finally:
+            federation.stop()
+
+
+def run_job(federation: Federation, job: Path, dest: Path, timeout: float = 300.0) -> Path:
+    """Run ``job`` on a started federation; require FINISHED_OK; return its result folder,
+    downloaded into ``dest``."""
+    job_id = federation.submit(job)
+    record = federation.wait(job_id, timeout=timeout)
+    assert record.status == JobStatus.FINISHED_OK, record
+    return federation.api.download_result(job_id, dest)
 
 
 def make_job(

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from safetensors.numpy import load_file
 
 from cohort.states import JobStatus
-from tests.integration.federation import Federation, wait_no_job_processes
+from tests.integration.federation import Federation, running_federation, wait_no_job_processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("end_to_end")]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    """A server without sites, shared by the tests whose requests it must refuse (none of
+    them may leave a job behind, so each checks the same empty job list)."""
+    with running_federation(tmp_path_factory, 1, sites=[]) as federation:
+        yield federation
 
 
 def test_hello_numpy_three_sites_reaches_accuracy(federation: Federation, tmp_path: Path) -> None:
@@ -40,7 +49,7 @@ def test_hello_numpy_three_sites_reaches_accuracy(federation: Federation, tmp_pa
 
 
 def test_connection_without_valid_client_certificate_is_refused(
-    federation: Federation, tmp_path: Path
+    server: Federation, tmp_path: Path
 ) -> None:
     import ssl
 
@@ -48,9 +57,8 @@ def test_connection_without_valid_client_certificate_is_refused(
 
     from cohort.provision.poc import prepare_poc
 
-    federation.start(sites=[])
-    url = federation.layout.server_url
-    ca = str(federation.layout.server_kit / "startup" / "rootCA.pem")
+    url = server.layout.server_url
+    ca = str(server.layout.server_kit / "startup" / "rootCA.pem")
     with pytest.raises(httpx.HTTPError):  # no certificate at all
         httpx.get(f"{url}/health", verify=ssl.create_default_context(cafile=ca))
     other = prepare_poc(tmp_path / "other", 1)  # a kit from another federation's CA
@@ -59,43 +67,41 @@ def test_connection_without_valid_client_certificate_is_refused(
     ctx.load_cert_chain(site_kit / "cert.pem", site_kit / "key.pem")
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{url}/admin/v1/system", verify=ctx)
-    assert federation.api.system_info()["status"] == "started"  # the server is still up
+    assert server.api.system_info()["status"] == "started"  # the server is still up
 
 
 def test_malformed_job_is_refused_with_its_code_and_leaves_no_trace(
-    federation: Federation, tmp_path: Path
+    server: Federation, tmp_path: Path
 ) -> None:
     from cohort.errors import CohortError, ErrorCode
 
-    federation.start(sites=[])
     bad = tmp_path / "bad-job"
     bad.mkdir()
     (bad / "meta.json").write_text('{"name": "x", "deploy_map": {"app": ["@ALL"]}}')
     with pytest.raises(CohortError) as info:  # deploy_map names an app folder that is missing
-        federation.api.submit_job(bad)
+        server.api.submit_job(bad)
     assert info.value.code == ErrorCode.DEPLOY_MAP_INVALID
     (bad / "meta.json").write_text("{not json")
     with pytest.raises(CohortError) as info:
-        federation.api.submit_job(bad)
+        server.api.submit_job(bad)
     assert info.value.code == ErrorCode.JOB_META_INVALID
-    assert federation.api.list_jobs() == []
-    jobs_dir = federation.server_ws() / "artifacts" / "jobs"
+    assert server.api.list_jobs() == []
+    jobs_dir = server.server_ws() / "artifacts" / "jobs"
     assert not jobs_dir.exists() or not any(jobs_dir.iterdir())
 
 
-def test_zip_slip_archive_is_refused(federation: Federation, tmp_path: Path) -> None:
+def test_zip_slip_archive_is_refused(server: Federation, tmp_path: Path) -> None:
     import io
 
     from cohort.errors import CohortError, ErrorCode
     from cohort.httpclient import check_response
 
-    federation.start(sites=[])
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("meta.json", '{"name": "x", "deploy_map": {"app": ["@ALL"]}}')
         zf.writestr("../../escape.py", "print('pwned')")
     with pytest.raises(CohortError) as info:
-        check_response(federation.api.http.post("/admin/v1/jobs", content=buf.getvalue()))
+        check_response(server.api.http.post("/admin/v1/jobs", content=buf.getvalue()))
     assert info.value.code == ErrorCode.UNSAFE_PATH
-    assert not (federation.tmp / "escape.py").exists()
-    assert federation.api.list_jobs() == []
+    assert not (server.tmp / "escape.py").exists()
+    assert server.api.list_jobs() == []

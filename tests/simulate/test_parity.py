@@ -5,6 +5,7 @@ round: hello-numpy, and a float64 job whose results reach the server in reverse 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,17 @@ from safetensors.numpy import load_file
 from cohort.schemas.records import JobRecord
 from cohort.simulate import simulate
 from cohort.states import JobStatus
-from tests.integration.federation import make_job, run_job_on_federation
+from tests.integration.federation import Federation, make_job, run_job, running_federation
 from tests.simulate.conftest import HELLO
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("parity")]
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    """Server and three sites, shared: each test runs its own job on them."""
+    with running_federation(tmp_path_factory, 3) as federation:
+        yield federation
 
 
 def _max_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
@@ -32,12 +40,12 @@ def _models(result: Path) -> list[Path]:
 
 
 def test_simulation_gives_the_global_model_of_a_real_federation(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fed: Federation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COHORT_HOME", str(tmp_path / "home"))
     sim = simulate(HELLO, 3, workspace=tmp_path / "sim", progress=False)
     assert sim.status == JobStatus.FINISHED_OK, sim.reason
-    real = run_job_on_federation(tmp_path, HELLO, 3)
+    real = run_job(fed, HELLO, tmp_path / "real")
 
     # The same sites, and every global model of the trail (the final one included) the same.
     real_meta = JobRecord.model_validate_json((real / "meta.json").read_text())
@@ -106,13 +114,13 @@ def _send_times(result: Path, site: str) -> list[float]:
 
 
 def test_results_arriving_in_another_order_give_the_same_bits(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fed: Federation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COHORT_HOME", str(tmp_path / "home"))
     job = make_job(tmp_path / "reversed", REVERSED_SCRIPT, num_rounds=3, min_clients=3)
     sim = simulate(job, 3, workspace=tmp_path / "sim", progress=False)
     assert sim.status == JobStatus.FINISHED_OK, sim.reason
-    real = run_job_on_federation(tmp_path, job, 3)
+    real = run_job(fed, job, tmp_path / "real")
 
     # On the real federation the results were sent in reverse site order, every round.
     sent = {site: _send_times(real, site) for site in ("site-1", "site-2", "site-3")}

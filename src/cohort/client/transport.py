@@ -122,7 +122,9 @@ class HttpTransport(ClientTransport):
 
     def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         # Retry transport failures (a server restart, a dropped connection) until a deadline;
-        # every request here is idempotent, so retrying cannot double-count anything.
+        # every request here is idempotent, so retrying cannot double-count anything. At most
+        # a second apart (a heartbeat's pace): a restarted server is served again at once
+        # rather than up to 5 s later, when the next doubled pause ran out.
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.2
         while True:
@@ -132,7 +134,7 @@ class HttpTransport(ClientTransport):
                 if time.monotonic() + delay > deadline:
                     raise connection_error(str(self._http.base_url), exc) from exc
                 time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, 1.0)
 
     def fetch_task(self) -> ReceivedTask | None:
         """Long-poll the server for this site's next task."""

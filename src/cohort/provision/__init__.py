@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from cohort import lazy
 from cohort.provision.ca import (
     CA_VALID_DAYS,
     PARTICIPANT_VALID_DAYS,
@@ -13,7 +16,26 @@ from cohort.provision.ca import (
     write_private_file,
 )
 from cohort.provision.kit import KIT_FILE, Kit, KitConfig, KitKind, create_kit, load_kit
-from cohort.provision.poc import POC_FILE, POC_ORG, PocLayout, free_port, load_poc, prepare_poc
+
+if TYPE_CHECKING:
+    from cohort.provision.poc import (
+        POC_FILE,
+        POC_ORG,
+        PocLayout,
+        free_port,
+        load_poc,
+        prepare_poc,
+    )
+
+# The POC names load on first use: cohort.provision.poc pulls in project files (YAML) and the
+# provisioner, which every site script and job process paid for just to read its kit.
+__getattr__ = lazy.lazy_names(
+    globals(),
+    dict.fromkeys(
+        ["POC_FILE", "POC_ORG", "PocLayout", "free_port", "load_poc", "prepare_poc"],
+        "cohort.provision.poc",
+    ),
+)
 
 __all__ = [
     "CA_VALID_DAYS",

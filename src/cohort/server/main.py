@@ -14,7 +14,7 @@ import os
 import signal
 import ssl
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import uvicorn
@@ -23,7 +23,8 @@ from cohort.logconfig import add_workspace_log
 from cohort.provision.kit import load_kit
 from cohort.server.app import create_app
 from cohort.server.config import ServerConfig
-from cohort.tls import IdentityHttpToolsProtocol, server_ssl_kwargs
+from cohort.server.identity_protocol import IdentityHttpToolsProtocol
+from cohort.tls import server_ssl_kwargs
 
 __all__ = ["run_server"]
 
@@ -47,10 +48,11 @@ class _Listener(uvicorn.Server):
         yield
 
 
-async def _serve_all(servers: list[_Listener]) -> None:
+async def _serve_all(servers: list[_Listener], on_stop: Callable[[], None]) -> None:
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
+        on_stop()
         for server in servers:
             server.should_exit = True
 
@@ -111,16 +113,22 @@ def run_server(config: ServerConfig) -> None:
             )
     restart = False
 
+    # Open long polls (every site's command poll, scripts' task polls, job waits) answer at
+    # once when the server stops, rather than holding every stop and restart for the full
+    # timeout_graceful_shutdown.
+    stop_long_polls = app.state.services.state.notifier.stop_long_polls
+
     def stop(again: bool) -> None:
         # Called on the event loop (the session API's shutdown/restart): every listener stops
         # accepting, the lifespan ends (job processes stopped, store closed) and run returns.
         nonlocal restart
         restart = restart or again
+        stop_long_polls()
         for server in servers:
             server.should_exit = True
 
     app.state.services.state.stop_server = stop
-    _run_loop(_serve_all(servers))
+    _run_loop(_serve_all(servers, stop_long_polls))
     if restart:  # the same command line again, in this process: same pid, fresh state
         logging.getLogger("cohort.server").info("restarting the server")
         os.execv(sys.executable, sys.orig_argv)  # noqa: S606 - our own argv, no shell

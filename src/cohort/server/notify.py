@@ -16,6 +16,18 @@ class Notifier:
     def __init__(self) -> None:
         self._versions: defaultdict[str, int] = defaultdict(int)
         self._events: dict[str, asyncio.Event] = {}
+        self.stopping = False  # set by stop_long_polls: the server is stopping
+
+    def stop_long_polls(self) -> None:
+        """The server is stopping: wake every waiter now, and let no long poll wait from now
+        on. A request's long poll then answers at once with what it has (no task, no change),
+        instead of holding the stop until uvicorn's graceful timeout cuts it; its client
+        retries either way. The scheduler's key is left alone (no request waits on it, and
+        a stopping server should not start a scheduling pass for it).
+        """
+        self.stopping = True
+        for key in [k for k in self._events if k != JOBS_KEY]:
+            self._events.pop(key).set()
 
     def version(self, key: str) -> int:
         """Current version of ``key`` (0 until first notified)."""
@@ -29,10 +41,11 @@ class Notifier:
             if event is not None:
                 event.set()
 
-    async def wait(self, key: str, since: int, timeout: float) -> int:
+    async def wait(self, key: str, since: int, timeout: float, *, long_poll: bool = False) -> int:
         """Wait until ``key`` is past version ``since`` or ``timeout`` passes; return the
-        version then."""
-        if self._versions[key] > since:
+        version then. A ``long_poll`` (a request waiting for its answer) does not wait once
+        the server is stopping; a caller that loops must check :attr:`stopping`."""
+        if self._versions[key] > since or (long_poll and self.stopping):
             return self._versions[key]
         event = self._events.setdefault(key, asyncio.Event())
         with contextlib.suppress(TimeoutError):

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -34,6 +35,10 @@ __all__ = ["SiteAgent"]
 log = logging.getLogger("cohort.site")
 _FIRST_RETRY = 0.2
 _MAX_RETRY = 10.0
+#: For this long after losing the server, retry at least once per heartbeat interval: a
+#: server that is starting or restarting is usually back within it, and a resumed job waits
+#: for its sites' first heartbeats (no more calls than while connected).
+_RETRY_AT_HEARTBEAT_FOR = 60.0
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
@@ -66,11 +71,14 @@ class SiteAgent:
         self._kill_leftovers()
         threading.Thread(target=self._command_loop, name="commands", daemon=True).start()
         log.info("site %s: connecting to %s", self.kit.config.name, self.kit.server_url)
-        # Retry fast at first (the server may be starting at the same moment), then back off.
+        # Retry fast at first (the server may be starting at the same moment), then at the
+        # heartbeat interval for a minute (a restarting server), then back off.
         backoff = _FIRST_RETRY
         connected = False
+        lost_at = time.monotonic()
         refused = ""
         while not self.stop_event.is_set():
+            was_connected = connected
             try:
                 reply = self.heartbeat()
                 if not connected:
@@ -92,14 +100,23 @@ class SiteAgent:
                         "site %s: lost the server (%s); retrying", self.kit.config.name, exc
                     )
                 connected = False
+            if was_connected and not connected:
+                lost_at = time.monotonic()
             self.stop_event.wait(self.interval if connected else backoff)
             if not connected:
-                backoff = min(backoff * 2, _MAX_RETRY)
+                backoff = min(backoff * 2, self._retry_cap(time.monotonic() - lost_at))
         for runner in list(self.runners.values()):
             runner.stop()
         self.http.close()
         logging.getLogger().removeHandler(file_log)
         file_log.close()
+
+    def _retry_cap(self, lost_for: float) -> float:
+        """The longest pause between retries after ``lost_for`` seconds without the server:
+        the heartbeat interval at first, then up to _MAX_RETRY."""
+        if lost_for < _RETRY_AT_HEARTBEAT_FOR:
+            return min(max(self.interval, _FIRST_RETRY), _MAX_RETRY)
+        return _MAX_RETRY
 
     def heartbeat(self) -> HeartbeatReply:
         """Tell the server we are alive and which jobs run here."""

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from cohort import lazy
 from cohort.store.artifacts import ArtifactStore, FileArtifactStore
 from cohort.store.base import JobFilter, StateStore
-from cohort.store.sql import SQLStore
+
+if TYPE_CHECKING:
+    from cohort.store.sql import SQLStore
+
+# SQLStore loads on first use: SQLAlchemy and alembic take ~0.4 s of CPU to import, which
+# every server job process paid although it only reads and writes artifact files.
+__getattr__ = lazy.lazy_names(globals(), {"SQLStore": "cohort.store.sql"})
 
 __all__ = [
     "DB_URL_ENV",
@@ -37,4 +45,6 @@ def default_db_url(url: str | None, workspace: Path) -> str:
 
 def open_store(url: str | None, workspace: Path) -> StateStore:
     """Open (creating and migrating as needed) the state store for a server workspace."""
+    from cohort.store.sql import SQLStore
+
     return SQLStore(default_db_url(url, workspace))

@@ -121,9 +121,9 @@ class FleetService:
                 if fetched is not None:
                     return fetched
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or notifier.stopping:
                 return None
-            await notifier.wait(key, version, remaining)
+            await notifier.wait(key, version, remaining, long_poll=True)
 
     def task_model_path(self, task: TaskRecord) -> str | None:
         """Local path of the model a task carries (None for tasks without one)."""

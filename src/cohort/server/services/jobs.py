@@ -167,7 +167,8 @@ class JobService:
         key = job_key(job_id)
         deadline = min(wait, self.state.config.long_poll_max)
         if record.version <= since_version and record.status not in JOB_TERMINAL and deadline > 0:
-            await self.state.notifier.wait(key, self.state.notifier.version(key), deadline)
+            notifier = self.state.notifier
+            await notifier.wait(key, notifier.version(key), deadline, long_poll=True)
             record = self.get(job_id, study)
         return record
 

@@ -159,7 +159,9 @@ class TargetService:
         key, notifier = site_commands_key(site.name), self.state.notifier
         since = notifier.version(key)
         if not self.state.site_commands.get(site.name):
-            await notifier.wait(key, since, min(wait, self.state.config.long_poll_max))
+            await notifier.wait(
+                key, since, min(wait, self.state.config.long_poll_max), long_poll=True
+            )
         self._check_enabled(site.name)  # it may have been disabled while this poll waited
         return self.state.site_commands.pop(site.name, [])
 

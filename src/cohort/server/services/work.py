@@ -128,7 +128,9 @@ class WorkService:
         key = tasks_key(job_id)
         notifier = self.state.notifier
         if notifier.version(key) <= since:
-            await notifier.wait(key, since, min(wait, self.state.config.long_poll_max))
+            await notifier.wait(
+                key, since, min(wait, self.state.config.long_poll_max), long_poll=True
+            )
         version = notifier.version(key)
         store = self.state.store
         job = store.get_job(job_id)

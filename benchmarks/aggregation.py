@@ -5,10 +5,7 @@ memory-bandwidth bound, both measured in this process, in the same run.
   sum of these bytes can take: read each update once, read and write the accumulator);
 - cohort, tiled from files: ``TiledMean`` over the updates' safetensors files (in the page
   cache), as the FedAvg workflow aggregates on the server and in the simulator: at the end,
-  tile by tile, every update's tile into a float64 accumulator that stays in the cache, on
-  its default two threads; and the same on one thread;
-- the bound on two threads (each sums one half of the arrays), since the tiled mean uses two:
-  its fraction of that is the fold's efficiency per core;
+  tile by tile, every update's tile into a float64 accumulator that stays in the cache;
 - cohort, running fold in memory: ``WeightedMean.add`` of each array, then ``result()``
   (SCAFFOLD's fold);
 - cohort, running fold from files: the same, reading each update with ``iter_file_tensors``
@@ -29,7 +26,6 @@ from __future__ import annotations
 import argparse
 import gc
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +42,6 @@ DISTINCT = 4
 
 
 BOUND = "numpy bound (float32 acc += u)"
-BOUND2 = "numpy bound on two threads (each half of acc += u)"
 
 
 def _interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
@@ -72,20 +67,6 @@ def measure(n_params: int, n_updates: int, repeat: int) -> list[dict[str, object
             acc += u
         return acc / np.float32(n_updates)
 
-    def bound_two_threads() -> np.ndarray:
-        acc = np.zeros(n_params, dtype=np.float32)
-        half = n_params // 2
-
-        def part(lo: int, hi: int) -> None:
-            for u in order:
-                acc[lo:hi] += u[lo:hi]
-
-        workers = [threading.Thread(target=part, args=(0, half))]
-        workers[0].start()
-        part(half, n_params)
-        workers[0].join()
-        return acc / np.float32(n_updates)
-
     def cohort_memory() -> dict[str, np.ndarray]:
         agg = WeightedMean()
         for u in order:
@@ -104,22 +85,18 @@ def measure(n_params: int, n_updates: int, repeat: int) -> list[dict[str, object
                 agg.add(iter_file_tensors(path), 10.0)
             return agg.result()
 
-        def cohort_tiled(threads: int = 2) -> dict[str, np.ndarray]:
-            agg = TiledMean(threads=threads)
+        def cohort_tiled() -> dict[str, np.ndarray]:
+            agg = TiledMean()
             for i, path in enumerate(file_order):
                 agg.add_file(path, 10.0, key=f"site-{i:03d}")
             return agg.result()
 
         check = np.abs(bound() - cohort_memory()["w"]).max()
-        same_bits = np.array_equal(cohort_tiled()["w"], cohort_files()["w"]) and np.array_equal(
-            cohort_tiled(1)["w"], cohort_files()["w"]
-        )
+        same_bits = np.array_equal(cohort_tiled()["w"], cohort_files()["w"])
         runs = _interleaved(
             {
                 BOUND: bound,
-                "Cohort TiledMean, from files (FedAvg), 2 threads": cohort_tiled,
-                "Cohort TiledMean, from files, 1 thread": lambda: cohort_tiled(1),
-                BOUND2: bound_two_threads,
+                "Cohort TiledMean, from files (FedAvg)": cohort_tiled,
                 "Cohort WeightedMean, in memory (SCAFFOLD)": cohort_memory,
                 "Cohort WeightedMean, from files (FedAvg before)": cohort_files,
             },
@@ -141,10 +118,6 @@ def measure(n_params: int, n_updates: int, repeat: int) -> list[dict[str, object
         )
     rows[0]["max_abs_diff_vs_cohort"] = float(check)
     rows[1]["same_bits_as_running_fold"] = bool(same_bits)
-    # The two-thread fold against the two-thread bound: what each core achieves.
-    rows[1]["fraction_of_two_thread_bound"] = round(
-        median([b / t for b, t in zip(runs[BOUND2], runs[rows[1]["what"]], strict=True)]), 3
-    )
     return rows
 
 

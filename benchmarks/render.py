@@ -217,11 +217,6 @@ def targets() -> list[str]:
             f"- Aggregation at least half the memory-bandwidth bound ({r['what']}): "
             f"{'met' if frac >= 0.5 else 'missed'} ({frac:.2f} of it)."
         )
-        if "fraction_of_two_thread_bound" in r:
-            out.append(
-                f"  Against the bound on two threads too: "
-                f"{r['fraction_of_two_thread_bound']:.2f} of it."
-            )
     par = _load("parity")
     for r in par["rows"] if par else []:
         if "max_abs_diff" in r:

@@ -38,10 +38,8 @@ def _running(updates: list[dict[str, np.ndarray]], weights: list[float]) -> dict
     return agg.result()
 
 
-def _tiled(
-    paths: list[Path], weights: list[float], keys: list[str] | None = None, threads: int = 2
-) -> TiledMean:
-    agg = TiledMean(threads=threads)
+def _tiled(paths: list[Path], weights: list[float], keys: list[str] | None = None) -> TiledMean:
+    agg = TiledMean()
     for i, (path, weight) in enumerate(zip(paths, weights, strict=True)):
         agg.add_file(path, weight, key=keys[i] if keys else f"site-{i:03d}")
     return agg
@@ -229,32 +227,6 @@ def test_a_file_cut_short_fails_the_fold(tmp_path: Path) -> None:
     with pytest.raises(CohortError) as info:
         agg.result()
     assert info.value.code == ErrorCode.PAYLOAD_INVALID
-
-
-@pytest.mark.parametrize("threads", [1, 2, 3, 8])
-def test_the_number_of_threads_does_not_change_the_bits(tmp_path: Path, threads: int) -> None:
-    """Tiles folded at once by several workers come out in order, each the running fold's."""
-    updates = _updates(3, 4, np.float32, [(5 * TILE + 3,), (TILE,), (2, 3)])
-    weights = [3.0, 0.25, 17.0, 1.5]
-    paths = [_write(tmp_path / f"u{i}", u) for i, u in enumerate(updates)]
-    want = _running(updates, weights)
-    _assert_same_bits(_tiled(paths, weights, threads=threads).result(), want)
-    _assert_same_bits(_streamed(_tiled(paths, weights, threads=threads), tmp_path / "m"), want)
-
-
-def test_a_failing_tile_stops_the_threaded_fold(tmp_path: Path) -> None:
-    """A worker's error reaches the reader, and the fold stops (no tile after it is used)."""
-    agg = _cut_short(tmp_path)
-    agg.threads = 3
-    with pytest.raises(CohortError) as info:
-        list(agg.pieces())
-    assert info.value.code == ErrorCode.PAYLOAD_INVALID
-
-
-def test_threads_below_one_are_refused() -> None:
-    with pytest.raises(CohortError) as info:
-        TiledMean(threads=0)
-    assert info.value.code == ErrorCode.INVALID_REQUEST
 
 
 class _Quiet:

@@ -15,19 +15,12 @@ whatever the model's size or the number of updates.
 Each element is computed exactly as the running fold computes it (``0.0``, then ``+= w * x``
 in the same order, then ``/ total``, then the cast), so the two give the same bits. The order
 is the updates' keys (the site names), whatever order the files were added in.
-
-Tiles are independent, so ``threads`` workers fold them at once (numpy and ``preadv`` release
-the GIL), each with its own buffers; they are yielded in order, and each tile is computed by
-one worker exactly as above, so the bits do not depend on the number of threads.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,12 +41,6 @@ _TILE = 1 << 15
 _MAX_OPEN = 256
 #: Bytes of the read buffer: a tile of the widest dtype (8 bytes an element).
 _RAW = _TILE * 8
-#: Default fold threads: two cores fold 32 x 25M float32 in 0.6 of one core's time; more
-#: threads compete with the API process for memory bandwidth on a small server.
-_THREADS = min(2, os.cpu_count() or 1)
-
-#: One tile: (tensor name, its dtype, first element, elements)
-_TileSpec = tuple[str, np.dtype[Any], int, int]
 
 
 @dataclass(frozen=True)
@@ -76,10 +63,7 @@ class TiledMean:
     files by rename, never in place).
     """
 
-    def __init__(self, threads: int = _THREADS) -> None:
-        if threads < 1:
-            raise InvalidRequest(f"threads must be >= 1, not {threads}")
-        self.threads = threads
+    def __init__(self) -> None:
         self._updates: list[_Update] = []
         self._layout: list[TensorSpec] = []
         self.total_weight = 0.0
@@ -133,83 +117,33 @@ class TiledMean:
         return out
 
     def _fold(self) -> Iterator[tuple[str, np.dtype[Any], int, np.ndarray]]:
-        """Yield ``(name, dtype, first element, float64 mean of the tile)`` in the layout's
-        order; with one thread the tile's array is reused for the next one."""
+        """Yield ``(name, dtype, first element, float64 mean of the tile)``; the tile's array
+        is reused for the next one."""
         if self.count == 0 or self.total_weight <= 0:
             raise no_weight()
         updates = sorted(self._updates, key=lambda u: u.key)  # stable: ties keep add order
-        tiles: list[_TileSpec] = []
-        for name, dtype, shape in self._layout:
-            size = int(np.prod(shape, dtype=np.int64))
-            tiles.extend((name, dtype, s, min(_TILE, size - s)) for s in range(0, size, _TILE))
+        acc = np.empty(_TILE, dtype=np.float64)
+        product = np.empty(_TILE, dtype=np.float64)
+        raw = bytearray(_RAW)
+        view = memoryview(raw)
         with _Files([u.path for u in updates]) as files:
-            if self.threads == 1 or len(tiles) == 1:
-                work = _TileFold(updates, files, self.total_weight)
-                for spec in tiles:
-                    yield spec[0], spec[1], spec[2], work.mean(spec)
-            else:
-                yield from self._fold_threaded(tiles, updates, files)
-
-    def _fold_threaded(
-        self, tiles: list[_TileSpec], updates: list[_Update], files: _Files
-    ) -> Iterator[tuple[str, np.dtype[Any], int, np.ndarray]]:
-        local = threading.local()
-
-        def compute(spec: _TileSpec) -> np.ndarray:
-            work = getattr(local, "work", None)
-            if work is None:
-                work = local.work = _TileFold(updates, files, self.total_weight)
-            return work.mean(spec).copy()  # the worker's buffer is reused for its next tile
-
-        pending: deque[tuple[_TileSpec, Future[np.ndarray]]] = deque()
-        queued = iter(tiles)
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="tiled-mean") as pool:
-            try:
-                # A window of two tiles a thread: workers stay busy, memory stays a few tiles.
-                for spec in queued:
-                    pending.append((spec, pool.submit(compute, spec)))
-                    if len(pending) >= 2 * self.threads:
-                        break
-                while pending:
-                    spec, future = pending.popleft()
-                    mean = future.result()
-                    following = next(queued, None)
-                    if following is not None:
-                        pending.append((following, pool.submit(compute, following)))
-                    yield spec[0], spec[1], spec[2], mean
-            finally:  # a failed tile or a consumer that stopped: drop what is not running
-                for _spec, future in pending:
-                    future.cancel()
-
-
-class _TileFold:
-    """One worker's buffers, and the fold of one tile over every update."""
-
-    def __init__(self, updates: list[_Update], files: _Files, total_weight: float) -> None:
-        self.updates = updates
-        self.files = files
-        self.total_weight = total_weight
-        self.acc = np.empty(_TILE, dtype=np.float64)
-        self.product = np.empty(_TILE, dtype=np.float64)
-        self.raw = bytearray(_RAW)
-        self.view = memoryview(self.raw)
-
-    def mean(self, spec: _TileSpec) -> np.ndarray:
-        """The float64 mean of one tile (this worker's buffer, overwritten by its next call)."""
-        name, _dtype, start, n = spec
-        tile, prod = self.acc[:n], self.product[:n]
-        tile.fill(0.0)  # the running fold's zeros: 0.0 + -0.0 is 0.0, as there
-        for k, update in enumerate(self.updates):
-            src, offset = update.tensors[name]
-            nbytes = n * src.itemsize
-            self.files.read(k, self.view[:nbytes], offset + start * src.itemsize)
-            # float64(x) then * w: what multiply(x, w, dtype=float64) computes
-            # (measured as fast as that ufunc's buffered cast, not faster).
-            np.copyto(prod, np.frombuffer(self.raw, dtype=src, count=n))
-            np.multiply(prod, update.weight, out=prod)
-            np.add(tile, prod, out=tile)
-        np.divide(tile, self.total_weight, out=tile)
-        return tile
+            for name, dtype, shape in self._layout:
+                size = int(np.prod(shape, dtype=np.int64))
+                for start in range(0, size, _TILE):
+                    n = min(_TILE, size - start)
+                    tile, prod = acc[:n], product[:n]
+                    tile.fill(0.0)  # the running fold's zeros: 0.0 + -0.0 is 0.0, as there
+                    for k, update in enumerate(updates):
+                        src, offset = update.tensors[name]
+                        nbytes = n * src.itemsize
+                        files.read(k, view[:nbytes], offset + start * src.itemsize)
+                        # float64(x) then * w: what multiply(x, w, dtype=float64) computes
+                        # (measured as fast as that ufunc's buffered cast, not faster).
+                        np.copyto(prod, np.frombuffer(raw, dtype=src, count=n))
+                        np.multiply(prod, update.weight, out=prod)
+                        np.add(tile, prod, out=tile)
+                    np.divide(tile, self.total_weight, out=tile)
+                    yield name, dtype, start, tile
 
 
 class _Files:

@@ -26,7 +26,7 @@ from cohort.schemas.fleet import (
     UpdateReceipt,
     chunk_bytes_from_env,
 )
-from cohort.wire.payload import PayloadHeader, iter_payload, load_payload_file
+from cohort.wire.payload import PayloadHeader, iter_payload, load_payload_file, write_hashed
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
@@ -93,13 +93,10 @@ def download_model(
 def write_payload_temp(params: Mapping[str, Any], header: PayloadHeader) -> tuple[Path, str, int]:
     """Encode a payload straight into a temp file; return ``(path, sha256, size)``."""
     size, pieces = iter_payload(params, header)
-    digest = hashlib.sha256()
     fd, name = tempfile.mkstemp(dir=transfer_dir(), prefix="update-", suffix=".part")
     with os.fdopen(fd, "wb") as fh:
-        for piece in pieces:
-            digest.update(piece)
-            fh.write(piece)
-    return Path(name), digest.hexdigest(), size
+        sha = write_hashed(fh, pieces)
+    return Path(name), sha, size
 
 
 def _held(request: Request, url: str) -> int:

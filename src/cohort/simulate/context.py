@@ -10,7 +10,6 @@ a real federation's global model.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -24,7 +23,7 @@ from cohort.schemas.policy import UpdateValidation
 from cohort.schemas.records import RoundRecord, UpdateRecord
 from cohort.simulate.board import Board, SimTask
 from cohort.states import TaskStatus
-from cohort.wire.payload import PayloadHeader, iter_payload
+from cohort.wire.payload import PayloadHeader, iter_payload, write_hashed
 from cohort.wire.tensors import TensorStream, iter_file_tensors
 from cohort.workflows.base import RoundOutcome, WorkflowContext, check_file_name
 from cohort.workflows.validation import UpdateCheck, rejection_record
@@ -233,17 +232,14 @@ def _write_atomic_pieces(target: Path, pieces: Iterable[bytes]) -> str:
     behind when producing a piece fails (a tiled mean's update file cut short)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.part")
-    digest = hashlib.sha256()
     try:
         with tmp.open("wb") as out:
-            for piece in pieces:
-                digest.update(piece)
-                out.write(piece)
+            sha = write_hashed(out, pieces)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, target)
-    return digest.hexdigest()
+    return sha
 
 
 class _RoundWaiter:

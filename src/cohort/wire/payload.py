@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -34,6 +34,7 @@ __all__ = [
     "encode_payload",
     "iter_payload",
     "read_payload_file",
+    "write_hashed",
     "write_hashed_payload",
     "write_payload_file",
 ]
@@ -81,16 +82,20 @@ def write_payload_file(path: Path, params: Mapping[str, Any], header: PayloadHea
     return write_tensor_file(path, params, {HEADER_KEY: header.model_dump_json()})
 
 
+def write_hashed(out: IO[bytes], pieces: Iterable[bytes]) -> str:
+    """Write ``pieces`` to ``out``, hashing them on the way; return their SHA-256 (hex)."""
+    digest = hashlib.sha256()
+    for piece in pieces:
+        digest.update(piece)
+        out.write(piece)
+    return digest.hexdigest()
+
+
 def write_hashed_payload(path: Path, params: Mapping[str, Any], header: PayloadHeader) -> str:
     """Write a payload straight to a file (piece by piece, never a whole encoded copy in
     memory); return the SHA-256 of its bytes, hashed on the way."""
-    digest = hashlib.sha256()
-    _, pieces = iter_payload(params, header)
     with path.open("wb") as fh:
-        for piece in pieces:
-            digest.update(piece)
-            fh.write(piece)
-    return digest.hexdigest()
+        return write_hashed(fh, iter_payload(params, header)[1])
 
 
 def _parse_header(metadata: Mapping[str, str]) -> PayloadHeader:

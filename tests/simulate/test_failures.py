@@ -127,7 +127,7 @@ def test_an_update_that_does_not_match_the_model_is_refused(tmp_path: Path) -> N
     assert result.status == JobStatus.FINISHED_EXCEPTION  # type: ignore[attr-defined]
     assert "site-2: script exited with code 1:" in result.reason  # type: ignore[attr-defined]
     assert "MODEL_VALIDATION_FAILED" in result.reason  # type: ignore[attr-defined]
-    assert "wrong shape ['w']" in result.reason  # type: ignore[attr-defined]
+    assert "wrong dtype or shape ['w']" in result.reason  # type: ignore[attr-defined]
 
 
 def test_a_workflow_error_finishes_the_job_with_an_exception(tmp_path: Path) -> None:

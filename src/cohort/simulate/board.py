@@ -27,7 +27,12 @@ from cohort.simulate.site import TaskOffer
 from cohort.states import TaskStatus
 from cohort.wire.payload import PayloadHeader, read_payload_file, write_hashed_payload
 from cohort.wire.tensors import read_file_header
-from cohort.workflows.validation import UpdateCheck, check_update
+from cohort.workflows.validation import (
+    UpdateCheck,
+    check_update,
+    describe_mismatch,
+    tensor_shapes,
+)
 
 __all__ = ["Board", "SimTask", "TaskSender"]
 
@@ -311,20 +316,12 @@ class Board:
         self.flush_cancels()
 
 
-def _shapes(header: dict[str, Any]) -> dict[str, tuple[str, tuple[int, ...]]]:
-    return {k: (v["dtype"], tuple(v["shape"])) for k, v in header.items() if k != "__metadata__"}
-
-
 def _check_shapes(model: Path, upload: Path) -> None:
-    """Refuse an update whose tensors differ from the global model's (names, dtypes, shapes)."""
-    expected = _shapes(read_file_header(model))
-    got = _shapes(read_file_header(upload))
+    """Refuse an update whose tensors differ from the global model's (names, dtypes, shapes),
+    with the server's words for it."""
+    expected = tensor_shapes(read_file_header(model))
+    got = tensor_shapes(read_file_header(upload))
     if got != expected:
-        missing = sorted(set(expected) - set(got))
-        extra = sorted(set(got) - set(expected))
-        wrong = sorted(k for k in set(got) & set(expected) if got[k] != expected[k])
         raise InvalidRequest(
-            "update does not match the global model: "
-            f"missing {missing}, unexpected {extra}, wrong shape {wrong}",
-            code=ErrorCode.MODEL_VALIDATION_FAILED,
+            describe_mismatch(expected, got), code=ErrorCode.MODEL_VALIDATION_FAILED
         )
